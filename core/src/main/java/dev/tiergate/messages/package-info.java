@@ -1,0 +1,5 @@
+/** Anthropic Messages wire facts: request inspection, input-token estimates, stream usage. */
+@NullMarked
+package dev.tiergate.messages;
+
+import org.jspecify.annotations.NullMarked;
