@@ -38,7 +38,7 @@ public final class YamlTree {
             if (first == null) {
                 return Optional.of(new YamlNode.Null(1, 1));
             }
-            return Optional.of(read(p, source, problems));
+            return Optional.of(read(p, source, problems, ""));
         } catch (JsonProcessingException e) {
             JsonLocation loc = e.getLocation();
             int line = loc == null ? 0 : Math.max(loc.getLineNr(), 0);
@@ -50,7 +50,8 @@ public final class YamlTree {
         }
     }
 
-    private static YamlNode read(JsonParser p, String source, List<ConfigProblem> problems) throws IOException {
+    private static YamlNode read(JsonParser p, String source, List<ConfigProblem> problems, String path)
+            throws IOException {
         JsonLocation loc = p.currentTokenLocation();
         int line = loc.getLineNr();
         int col = loc.getColumnNr();
@@ -63,14 +64,15 @@ public final class YamlTree {
                 String name = p.currentName();
                 YamlNode.Scalar key = new YamlNode.Scalar(kl.getLineNr(), kl.getColumnNr(), name);
                 p.nextToken();
-                YamlNode value = read(p, source, problems);
+                YamlNode value = read(p, source, problems, path.isEmpty() ? name : path + "." + name);
                 YamlNode.Scalar earlier = keys.get(name);
                 if (earlier != null) {
                     problems.add(new ConfigProblem(
                             source,
                             key.line(),
                             key.column(),
-                            "duplicate key '" + name + "' (first defined at line " + earlier.line() + ")"));
+                            "duplicate key '" + name + "'" + (path.isEmpty() ? "" : " under " + path)
+                                    + " (first defined at line " + earlier.line() + ")"));
                 }
                 entries.put(name, value);
                 keys.put(name, key);
@@ -80,7 +82,7 @@ public final class YamlTree {
         if (t == JsonToken.START_ARRAY) {
             List<YamlNode> items = new ArrayList<>();
             while (p.nextToken() != JsonToken.END_ARRAY) {
-                items.add(read(p, source, problems));
+                items.add(read(p, source, problems, path + "[" + items.size() + "]"));
             }
             return new YamlNode.Sequence(line, col, items);
         }
