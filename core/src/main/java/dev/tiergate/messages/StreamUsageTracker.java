@@ -114,9 +114,15 @@ public final class StreamUsageTracker {
     /** A tracker that has seen nothing yet. */
     public StreamUsageTracker() {}
 
-    /** Accepts a parsed event; see {@link #accept(String, String)}. */
+    /**
+     * Accepts a parsed event; see {@link #accept(String, String)}. A partial event from a cut stream
+     * ({@link SseEvent#complete()} false) is ignored: its data may be cut, and a half-received {@code message_stop}
+     * must not mark the stream completed.
+     */
     public void accept(SseEvent event) {
-        accept(event.name(), event.data());
+        if (event.complete()) {
+            accept(event.name(), event.data());
+        }
     }
 
     /**

@@ -120,6 +120,18 @@ class StreamUsageTrackerTest {
     }
 
     @Test
+    void partialEventAtTheEndOfACutStreamIsIgnored() throws IOException {
+        String cut =
+                START + delta("{\"output_tokens\":12}") + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n";
+
+        StreamUsageTracker tracker = track(cut);
+
+        assertThat(tracker.outcome()).isEqualTo(new StreamOutcome.Truncated());
+        assertThat(tracker.messageStopped()).isFalse();
+        assertThat(tracker.snapshot().events()).isEqualTo(2);
+    }
+
+    @Test
     void unknownEventsAndPingsDoNotTouchAccounting() throws IOException {
         String stream = START
                 + "event: brand_new_event\ndata: {\"type\":\"brand_new_event\",\"usage\":{\"output_tokens\":999}}\n\n"
@@ -188,7 +200,7 @@ class StreamUsageTrackerTest {
             }
         });
         assertThat(readerStarted.await(5, TimeUnit.SECONDS)).isTrue();
-        for (int i = 1; i <= 20_000; i++) {
+        for (int i = 1; i <= 2_000; i++) {
             tracker.accept("message_delta", "{\"usage\":{\"input_tokens\":null,\"output_tokens\":" + i + "}}");
         }
         done.set(true);
@@ -196,7 +208,7 @@ class StreamUsageTrackerTest {
 
         assertThat(reader.isAlive()).isFalse();
         assertThat(problem.get()).isEmpty();
-        assertThat(tracker.usage()).isEqualTo(Usage.of(5, 20_000));
+        assertThat(tracker.usage()).isEqualTo(Usage.of(5, 2_000));
     }
 
     private static StreamUsageTracker track(String stream) throws IOException {
