@@ -1,0 +1,568 @@
+package dev.tiergate.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ProtocolException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A fake Anthropic Messages API on a real HTTP/1.1 port of 127.0.0.1, for integration tests (as OkHttp's
+ * MockWebServer).
+ *
+ * <p>Serves {@code POST /v1/messages} from a FIFO queue of {@link FakeResponse}s ({@link #enqueue}), falling back
+ * to a default ({@link #setDefault}); {@code POST /v1/messages/count_tokens} from its own queue
+ * ({@link #enqueueCountTokens}), falling back to a deterministic estimate (see {@link #estimateInputTokens}). Any
+ * other request gets a 404 {@code not_found_error}. Every request is recorded before it is answered
+ * ({@link #takeRequest}, {@link #requests()}).
+ *
+ * <p>HTTP: keep-alive, request bodies with Content-Length or {@code Transfer-Encoding: chunked},
+ * {@code Expect: 100-continue}. JSON responses carry Content-Length; SSE responses are chunked, one chunk per
+ * event, flushed. One virtual thread per connection. Thread-safe: scripts may be queued from any thread.
+ *
+ * <pre>{@code
+ * try (FakeAnthropic fake = FakeAnthropic.start()) {
+ *     fake.enqueue(FakeResponse.error(429, "rate_limit_error", "slow down").withHeader("retry-after", "1"));
+ *     // point the client at fake.baseUrl() ...
+ *     RecordedRequest request = fake.takeRequest(Duration.ofSeconds(5));
+ * }
+ * }</pre>
+ */
+public final class FakeAnthropic implements AutoCloseable {
+
+    /** Answers {@code /v1/messages} when nothing is queued, until {@link #setDefault} changes it. */
+    public static final FakeResponse DEFAULT_MESSAGE = FakeResponse.message("Hello from FakeAnthropic.");
+
+    // How often blocked writers look for a client disconnect or close(); bounds the cost of stopping a watcher.
+    private static final long POLL_MILLIS = 20;
+
+    private final ServerSocket server;
+    private final Thread acceptor;
+    private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+    private final Queue<FakeResponse> messages = new ConcurrentLinkedQueue<>();
+    private final Queue<FakeResponse> countTokens = new ConcurrentLinkedQueue<>();
+    private final BlockingQueue<RecordedRequest> untaken = new LinkedBlockingQueue<>();
+    private final List<RecordedRequest> received = new CopyOnWriteArrayList<>();
+    private final AtomicInteger sequence = new AtomicInteger();
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private volatile FakeResponse defaultMessage = DEFAULT_MESSAGE;
+    private volatile @Nullable FakeResponse defaultCountTokens;
+
+    private FakeAnthropic(ServerSocket server) {
+        this.server = server;
+        this.acceptor = Thread.ofVirtual().name("fake-anthropic-accept").start(this::acceptLoop);
+    }
+
+    /**
+     * Starts a fake on 127.0.0.1 and a free port.
+     *
+     * @throws UncheckedIOException if no port can be bound
+     */
+    public static FakeAnthropic start() {
+        try {
+            ServerSocket server = new ServerSocket();
+            server.bind(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), 0));
+            return new FakeAnthropic(server);
+        } catch (IOException e) {
+            throw new UncheckedIOException("FakeAnthropic could not bind 127.0.0.1:0", e);
+        }
+    }
+
+    /** {@code http://127.0.0.1:PORT}, without a trailing slash: the client's Anthropic base URL. */
+    public String baseUrl() {
+        return "http://127.0.0.1:" + port();
+    }
+
+    /** The bound port. */
+    public int port() {
+        return server.getLocalPort();
+    }
+
+    /** Queues the answer to the next {@code /v1/messages} request that finds no earlier script queued. */
+    public void enqueue(FakeResponse response) {
+        messages.add(response);
+    }
+
+    /** Answers {@code /v1/messages} with {@code response} whenever the queue is empty. */
+    public void setDefault(FakeResponse response) {
+        defaultMessage = response;
+    }
+
+    /**
+     * Queues the answer to the next {@code /v1/messages/count_tokens} request, usually
+     * {@link FakeResponse#tokenCount(long)}; any other kind (an error, a reset) is served as it is.
+     */
+    public void enqueueCountTokens(FakeResponse response) {
+        countTokens.add(response);
+    }
+
+    /** Answers {@code count_tokens} with {@code response} whenever its queue is empty, instead of the estimate. */
+    public void setDefaultCountTokens(FakeResponse response) {
+        defaultCountTokens = response;
+    }
+
+    /**
+     * Waits for the next request not taken yet, in arrival order.
+     *
+     * @throws AssertionError if none arrives within {@code timeout}
+     */
+    public RecordedRequest takeRequest(Duration timeout) {
+        try {
+            RecordedRequest request = untaken.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            if (request == null) {
+                throw new AssertionError("FakeAnthropic: no request within " + timeout + "; " + received.size()
+                        + " received in all, all taken");
+            }
+            return request;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted while waiting for a request", e);
+        }
+    }
+
+    /** Every request received so far, in arrival order, whether taken or not. */
+    public List<RecordedRequest> requests() {
+        return List.copyOf(received);
+    }
+
+    /** Number of requests received so far. */
+    public int requestCount() {
+        return received.size();
+    }
+
+    /** Stops accepting, closes every connection and ends every stream; idempotent. */
+    @Override
+    public void close() {
+        closed.countDown();
+        try {
+            server.close();
+        } catch (IOException e) {
+            // Closing a server socket only fails if it is already broken; nothing left to release.
+        }
+        for (Socket socket : sockets) {
+            closeQuietly(socket);
+        }
+        try {
+            acceptor.join(Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The {@code count_tokens} answer when nothing is scripted: one token per 4 characters (rounded up, at least 1)
+     * of all text in {@code system} and {@code messages} (string contents and {@code text} fields of blocks).
+     */
+    public static long estimateInputTokens(JsonNode request) {
+        long chars = textLength(request.path("system")) + textLength(request.path("messages"));
+        return Math.max(1, (chars + 3) / 4);
+    }
+
+    private static long textLength(JsonNode node) {
+        if (node.isTextual()) {
+            return node.asText().length();
+        }
+        long total = 0;
+        if (node.isArray()) {
+            for (JsonNode element : node) {
+                total += textLength(element);
+            }
+        } else if (node.isObject()) {
+            total += node.path("text").isTextual() ? node.path("text").asText().length() : 0;
+            total += textLength(node.path("content"));
+        }
+        return total;
+    }
+
+    private boolean isClosed() {
+        return closed.getCount() == 0;
+    }
+
+    private void acceptLoop() {
+        while (!isClosed()) {
+            Socket socket;
+            try {
+                socket = server.accept();
+            } catch (IOException e) {
+                // close() closed the server socket; any other accept failure also ends the fake's life.
+                return;
+            }
+            sockets.add(socket);
+            if (isClosed()) {
+                closeQuietly(socket);
+                return;
+            }
+            Thread.ofVirtual().name("fake-anthropic-conn").start(() -> serve(socket));
+        }
+    }
+
+    private void serve(Socket socket) {
+        try (socket) {
+            socket.setTcpNoDelay(true);
+            HttpInput in = new HttpInput(socket.getInputStream());
+            OutputStream out = new BufferedOutputStream(socket.getOutputStream(), 16 * 1024);
+            while (!isClosed()) {
+                HttpInput.Head head;
+                byte[] body;
+                try {
+                    head = in.readHead();
+                    if (head == null) {
+                        return;
+                    }
+                    String expect = head.first("expect");
+                    if (expect != null && expect.equalsIgnoreCase("100-continue")) {
+                        out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                        out.flush();
+                    }
+                    body = in.readBody(head);
+                } catch (ProtocolException e) {
+                    writeFixed(
+                            out,
+                            400,
+                            Map.of(),
+                            errorBody("invalid_request_error", e.getMessage()),
+                            "req_fake_bad",
+                            true);
+                    return;
+                }
+                RecordedRequest request = new RecordedRequest(
+                        sequence.getAndIncrement(), head.method(), head.target(), head.headers(), body, head.chunked());
+                received.add(request);
+                untaken.add(request);
+                String connection = head.first("connection");
+                boolean clientCloses = connection != null
+                        && connection.toLowerCase(Locale.ROOT).contains("close");
+                if (!respond(socket, in, out, request, clientCloses) || clientCloses) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            // The client went away or the fake is closing: the connection simply ends.
+        } finally {
+            sockets.remove(socket);
+        }
+    }
+
+    /** Answers one request; returns whether the connection can serve another. */
+    private boolean respond(Socket socket, HttpInput in, OutputStream out, RecordedRequest request, boolean closing)
+            throws IOException {
+        FakeResponse response = pick(request);
+        String requestId = "req_fake_" + request.sequence();
+        switch (response) {
+            case FakeResponse.Message message -> {
+                String model = message.model().isEmpty() ? request.model().orElse("claude-fake") : message.model();
+                String id = "msg_fake_" + request.sequence();
+                if (request.json().path("stream").asBoolean(false)) {
+                    return writeStream(socket, in, out, request, Messages.toStream(message, model, id), closing);
+                }
+                writeFixed(out, 200, Map.of(), Messages.toJson(message, model, id), requestId, closing);
+                return true;
+            }
+            case FakeResponse.Json json -> {
+                writeFixed(out, json.status(), json.headers(), json.body(), requestId, closing);
+                return true;
+            }
+            case FakeResponse.TokenCount count -> {
+                writeFixed(out, 200, Map.of(), "{\"input_tokens\":" + count.inputTokens() + "}", requestId, closing);
+                return true;
+            }
+            case FakeResponse.Stream stream -> {
+                return writeStream(socket, in, out, request, stream, closing);
+            }
+            case FakeResponse.Reset reset -> {
+                out.write(reset.partial().getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                reset(socket);
+                return false;
+            }
+        }
+    }
+
+    private FakeResponse pick(RecordedRequest request) {
+        if (!request.method().equals("POST")) {
+            return FakeResponse.error(
+                    404, "not_found_error", "FakeAnthropic serves POST only, got " + request.method());
+        }
+        switch (request.path()) {
+            case "/v1/messages" -> {
+                FakeResponse next = messages.poll();
+                return next != null ? next : defaultMessage;
+            }
+            case "/v1/messages/count_tokens" -> {
+                FakeResponse next = countTokens.poll();
+                if (next == null) {
+                    next = defaultCountTokens;
+                }
+                return next != null ? next : FakeResponse.tokenCount(estimateInputTokens(request.json()));
+            }
+            default -> {
+                return FakeResponse.error(404, "not_found_error", "FakeAnthropic has no route " + request.path());
+            }
+        }
+    }
+
+    private static void writeFixed(
+            OutputStream out, int status, Map<String, String> headers, String body, String requestId, boolean closing)
+            throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        StringBuilder head = statusLine(status);
+        if (!headers.containsKey("content-type")) {
+            head.append("content-type: application/json\r\n");
+        }
+        appendCommon(head, headers, requestId, closing);
+        head.append("content-length: ").append(bytes.length).append("\r\n\r\n");
+        out.write(head.toString().getBytes(StandardCharsets.UTF_8));
+        out.write(bytes);
+        out.flush();
+    }
+
+    /** Plays a stream; returns whether the connection can serve another request. */
+    private boolean writeStream(
+            Socket socket,
+            HttpInput in,
+            OutputStream out,
+            RecordedRequest request,
+            FakeResponse.Stream stream,
+            boolean closing)
+            throws IOException {
+        StringBuilder head = statusLine(200);
+        if (!stream.headers().containsKey("content-type")) {
+            head.append("content-type: text/event-stream; charset=utf-8\r\n");
+        }
+        head.append("cache-control: no-cache\r\n");
+        appendCommon(head, stream.headers(), "req_fake_" + request.sequence(), closing);
+        head.append("transfer-encoding: chunked\r\n\r\n");
+        DisconnectWatcher watcher = new DisconnectWatcher(socket, in, request);
+        try {
+            out.write(head.toString().getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            for (StreamStep step : stream.steps()) {
+                switch (step) {
+                    case StreamStep.Event event -> writeChunk(out, render(event, request));
+                    case StreamStep.Bytes bytes -> writeChunk(out, bytes.text().getBytes(StandardCharsets.UTF_8));
+                    case StreamStep.Pause pause -> {
+                        if (watcher.gone(pause.duration())) {
+                            return false;
+                        }
+                    }
+                    case StreamStep.Await await -> {
+                        if (!awaitGate(await.gate(), watcher)) {
+                            return false;
+                        }
+                    }
+                    case StreamStep.Reset ignored -> {
+                        watcher.stop();
+                        reset(socket);
+                        return false;
+                    }
+                    case StreamStep.Disconnect ignored -> {
+                        watcher.stop();
+                        socket.close();
+                        return false;
+                    }
+                }
+            }
+            out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            return true;
+        } catch (IOException e) {
+            if (!isClosed()) {
+                request.markClientDisconnected();
+            }
+            return false;
+        } finally {
+            watcher.stop();
+        }
+    }
+
+    /** Waits for the gate; false if the client left or the fake closed first. */
+    private boolean awaitGate(CountDownLatch gate, DisconnectWatcher watcher) {
+        try {
+            while (!gate.await(POLL_MILLIS, TimeUnit.MILLISECONDS)) {
+                if (watcher.isGone() || isClosed()) {
+                    return false;
+                }
+            }
+            return !watcher.isGone() && !isClosed();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private static byte[] render(StreamStep.Event event, RecordedRequest request) {
+        String data = event.data();
+        if (event.name().equals("message_start")) {
+            data = Messages.withModel(data, request.model().orElse("claude-fake"));
+        }
+        StringBuilder text = new StringBuilder("event: ").append(event.name()).append('\n');
+        for (String line : data.split("\n", -1)) {
+            text.append("data: ").append(line).append('\n');
+        }
+        return text.append('\n').toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static void writeChunk(OutputStream out, byte[] bytes) throws IOException {
+        if (bytes.length == 0) {
+            return; // an empty chunk would end the body
+        }
+        out.write((Integer.toHexString(bytes.length) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+        out.write(bytes);
+        out.write('\r');
+        out.write('\n');
+        out.flush();
+    }
+
+    private static StringBuilder statusLine(int status) {
+        return new StringBuilder("HTTP/1.1 ")
+                .append(status)
+                .append(' ')
+                .append(reason(status))
+                .append("\r\n");
+    }
+
+    private static void appendCommon(
+            StringBuilder head, Map<String, String> headers, String requestId, boolean closing) {
+        if (!headers.containsKey("request-id")) {
+            head.append("request-id: ").append(requestId).append("\r\n");
+        }
+        for (Map.Entry<String, String> header : headers.entrySet()) {
+            head.append(header.getKey()).append(": ").append(header.getValue()).append("\r\n");
+        }
+        if (closing) {
+            head.append("connection: close\r\n");
+        }
+    }
+
+    private static String reason(int status) {
+        return switch (status) {
+            case 200 -> "OK";
+            case 400 -> "Bad Request";
+            case 401 -> "Unauthorized";
+            case 403 -> "Forbidden";
+            case 404 -> "Not Found";
+            case 408 -> "Request Timeout";
+            case 409 -> "Conflict";
+            case 413 -> "Payload Too Large";
+            case 429 -> "Too Many Requests";
+            case 500 -> "Internal Server Error";
+            case 502 -> "Bad Gateway";
+            case 503 -> "Service Unavailable";
+            case 504 -> "Gateway Timeout";
+            case 529 -> "Overloaded";
+            default -> "Status " + status;
+        };
+    }
+
+    private static String errorBody(String type, @Nullable String message) {
+        ObjectNode body = Wire.JSON.createObjectNode().put("type", "error");
+        body.putObject("error").put("type", type).put("message", message == null ? "" : message);
+        return body.toString();
+    }
+
+    private static void reset(Socket socket) throws IOException {
+        // SO_LINGER 0 makes close() send RST instead of FIN: the client sees "connection reset".
+        socket.setSoLinger(true, 0);
+        socket.close();
+    }
+
+    private static void closeQuietly(Socket socket) {
+        try {
+            socket.close();
+        } catch (IOException e) {
+            // Already closed or broken: nothing to release.
+        }
+    }
+
+    /**
+     * Watches the request side while a stream is written, so a client that closes its connection mid-stream is
+     * noticed even while the stream waits on a gate and writes nothing. Bytes it reads stay buffered in
+     * {@link HttpInput} for the next request.
+     */
+    private final class DisconnectWatcher {
+        private final Socket socket;
+        private final CountDownLatch gone = new CountDownLatch(1);
+        private volatile boolean stopping;
+        private final Thread thread;
+
+        DisconnectWatcher(Socket socket, HttpInput in, RecordedRequest request) throws IOException {
+            this.socket = socket;
+            socket.setSoTimeout((int) POLL_MILLIS);
+            this.thread = Thread.ofVirtual().name("fake-anthropic-watch").start(() -> watch(in, request));
+        }
+
+        private void watch(HttpInput in, RecordedRequest request) {
+            try {
+                while (!stopping) {
+                    try {
+                        if (!in.readAhead()) {
+                            break;
+                        }
+                    } catch (SocketTimeoutException e) {
+                        // Nothing from the client yet: look again unless the stream is over.
+                    }
+                }
+                if (stopping) {
+                    return;
+                }
+            } catch (IOException e) {
+                if (stopping) {
+                    return;
+                }
+            }
+            if (!isClosed()) {
+                request.markClientDisconnected();
+            }
+            gone.countDown();
+        }
+
+        boolean isGone() {
+            return gone.getCount() == 0;
+        }
+
+        /** Waits up to {@code duration}; true if the client left (or the fake closed) meanwhile. */
+        boolean gone(Duration duration) {
+            try {
+                return gone.await(duration.toNanos(), TimeUnit.NANOSECONDS) || isClosed();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return true;
+            }
+        }
+
+        void stop() throws IOException {
+            stopping = true;
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (!socket.isClosed()) {
+                socket.setSoTimeout(0);
+            }
+        }
+    }
+}
