@@ -18,7 +18,7 @@ final class CatalogOption {
             names = "--models",
             paramLabel = "FILE",
             description = "YAML file whose `models:` list adds models or replaces bundled ones (same shape as the"
-                    + " bundled models.yaml; see docs/catalog.md).")
+                    + " bundled models.yaml; see docs/cost.md).")
     @Nullable
     Path modelsFile;
 
