@@ -13,7 +13,7 @@ import java.util.Base64;
  *
  * <p>The estimate is meant to be an upper bound: on the measured corpus it is never below the legacy Claude
  * tokenizer's count by more than {@link #DOCUMENTED_UNDERESTIMATE_BOUND} (15%), and on natural text, code and
- * JSON it is 1.0-1.9 times that count (median about 1.3). See {@code docs/token-estimate.md} for the method,
+ * JSON it is 1.0-2.3 times that count (median about 1.3). See {@code docs/token-estimate.md} for the method,
  * weights, corpus and measurements. Current models' tokenizers are not public, hence the {@link TokenizerFamily}
  * factor; when an exact number matters, call {@code count_tokens}.
  *
