@@ -18,7 +18,8 @@ import java.util.TreeMap;
  *       difficulty that both models share, which makes the interval far narrower than comparing two independent
  *       means.
  *   <li>Lower confidence bound of the mean difference, one-sided: Tango's score interval when every paired score
- *       is 0 or 1, Student t on {@code d_i} otherwise (see {@link Stats}).
+ *       is 0 or 1; for graded scores, Hall's skewness-corrected t on {@code d_i} floored by Tango on the signs of
+ *       {@code d_i} (see {@link Stats}).
  *   <li>Cost per call of M and C as the mean evidence cost on the same paired items. M is a <em>cheaper</em>
  *       candidate when its cost per call is lower.
  *   <li>Several cheaper candidates are tested at once, and the recommendation is whichever passes; so each bound
@@ -215,8 +216,8 @@ public final class Calibration {
                 method = Comparison.IntervalMethod.TANGO_SCORE;
                 bound = Stats.tangoLowerBound(n, better, worse, Stats.normalQuantile(level));
             } else {
-                method = Comparison.IntervalMethod.PAIRED_T;
-                bound = Stats.pairedTLowerBound(d, level);
+                method = Comparison.IntervalMethod.GRADED;
+                bound = Stats.gradedLowerBound(d, level);
             }
             bound = Math.min(bound, mean);
             boolean enough = n >= criteria.minSamples();

