@@ -106,14 +106,18 @@ public final class RoutingEvaluation {
                     }
                 });
             }
-            TaskTypeCalibration cal = trainOutcomes.isEmpty()
-                    ? Calibration.calibrate(Evidence.of(List.of()), type, frontier, s.criteria())
-                    : Calibration.calibrate(Evidence.of(trainOutcomes), type, frontier, s.criteria());
-            String calibrated = cal.recommendedModel();
-            String reason = switch (cal.decision()) {
-                case Decision.Switch sw -> "non-inferior";
-                case Decision.Keep k -> k.reason().text();
-            };
+            String calibrated = frontier;
+            // An empty calibration sample is simply too small, not "no evidence for the current model".
+            String reason = Decision.Reason.TOO_FEW_SAMPLES.text();
+            if (!trainOutcomes.isEmpty()) {
+                TaskTypeCalibration cal =
+                        Calibration.calibrate(Evidence.of(trainOutcomes), type, frontier, s.criteria());
+                calibrated = cal.recommendedModel();
+                reason = switch (cal.decision()) {
+                    case Decision.Switch sw -> "non-inferior";
+                    case Decision.Keep k -> k.reason().text();
+                };
+            }
 
             String cheapest = eligible.stream()
                     .min(Comparator.comparing(
