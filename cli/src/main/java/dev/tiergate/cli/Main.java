@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Tiergate: route each task type to the cheapest model tier that does the job, cap output,"
                 + " enforce budgets exactly and show where the money goes.",
-        subcommands = {CommandLine.HelpCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, CalibrateCommand.class, EvalRoutingCommand.class})
 public final class Main {
 
     /** Exit code for bad input: invalid policy, unknown model, malformed usage. */
