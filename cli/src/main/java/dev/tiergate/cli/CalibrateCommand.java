@@ -1,0 +1,376 @@
+package dev.tiergate.cli;
+
+import static dev.tiergate.cli.EvidenceInput.num;
+import static dev.tiergate.cli.EvidenceInput.pct;
+import static dev.tiergate.cli.EvidenceInput.round;
+
+import dev.tiergate.calibration.Calibration;
+import dev.tiergate.calibration.Comparison;
+import dev.tiergate.calibration.Criteria;
+import dev.tiergate.calibration.Decision;
+import dev.tiergate.calibration.Estimate;
+import dev.tiergate.calibration.Evidence;
+import dev.tiergate.calibration.TaskTypeCalibration;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code tiergate calibrate}: the cheapest non-inferior model per task type, from recorded evidence. */
+@Command(
+        name = "calibrate",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Recommends, per task type, the cheapest model whose quality is non-inferior to the current model's by"
+                    + " margin epsilon at the given one-sided confidence (paired comparison on the same items),"
+                    + " and flags task types whose current model is measurably worse than another"
+                    + " (under-classification).",
+            "Costs are estimates from the evidence file."
+        })
+final class CalibrateCommand implements Callable<Integer> {
+
+    @Spec
+    @Nullable
+    CommandSpec spec;
+
+    @Option(
+            names = "--evidence",
+            required = true,
+            paramLabel = "FILE",
+            description = "Evidence CSV: item_id,task_type,model,score,input_tokens,output_tokens,cost_usd.")
+    Path evidence = Path.of("");
+
+    @Option(
+            names = "--policy",
+            paramLabel = "FILE",
+            description = "Policy file giving each task type's current model (needs the policy loader; until it is"
+                    + " wired in, use --current).")
+    @Nullable
+    Path policy;
+
+    @Option(
+            names = "--current",
+            paramLabel = "MODEL",
+            description = "The model every task type uses today; required without --policy.")
+    @Nullable
+    String current;
+
+    @Option(
+            names = "--epsilon",
+            defaultValue = "0.01",
+            description = "Non-inferiority margin on the 0-1 quality scale (default: ${DEFAULT-VALUE}).")
+    double epsilon;
+
+    @Option(
+            names = "--confidence",
+            defaultValue = "0.95",
+            description = "One-sided confidence level 1 - alpha (default: ${DEFAULT-VALUE}).")
+    double confidence;
+
+    @Option(
+            names = "--min-samples",
+            defaultValue = "30",
+            description = "Fewest paired items before a comparison may change a decision (default: ${DEFAULT-VALUE}).")
+    int minSamples;
+
+    @Option(
+            names = "--write-policy",
+            paramLabel = "OUT",
+            description = "Write the recommendations as a YAML fragment of task_types entries with model overrides.")
+    @Nullable
+    Path writePolicy;
+
+    @Option(
+            names = "--format",
+            defaultValue = "table",
+            description = "Output format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    EvidenceInput.Format format = EvidenceInput.Format.table;
+
+    @Override
+    public Integer call() {
+        Criteria criteria = EvidenceInput.criteria(epsilon, confidence, minSamples);
+        Evidence ev = EvidenceInput.load(evidence);
+        Map<String, String> currentByType = currentModels(ev);
+        List<TaskTypeCalibration> results = Calibration.run(ev, currentByType, criteria);
+        PrintWriter out = out();
+        switch (format) {
+            case table -> out.print(table(results, criteria));
+            case json -> out.println(EvidenceInput.json(json(results, criteria)));
+        }
+        if (writePolicy != null) {
+            try {
+                Files.writeString(writePolicy, policyFragment(results, criteria), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new CliException("cannot write " + writePolicy + ": " + e.getMessage());
+            }
+            if (format == EvidenceInput.Format.table) {
+                out.println("Wrote suggested task_types overrides to " + writePolicy);
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    /**
+     * Each task type's current model. This is the policy-integration point: once the policy loader is on main,
+     * {@code --policy} maps every task type to the model its tier routes to today, and the rest stays as is.
+     */
+    private Map<String, String> currentModels(Evidence ev) {
+        if (policy != null) {
+            throw new CliException("--policy " + policy + ": reading policy files is not wired into calibrate yet;"
+                    + " pass --current MODEL");
+        }
+        if (current == null) {
+            throw new CliException("calibrate needs the current model: pass --current MODEL (or --policy FILE)."
+                    + " Models in " + evidence + ": " + String.join(", ", ev.models()));
+        }
+        if (!ev.models().contains(current)) {
+            throw new CliException("--current " + current + ": no such model in " + evidence + "; models: "
+                    + String.join(", ", ev.models()));
+        }
+        Map<String, String> map = new TreeMap<>();
+        for (String type : ev.taskTypes()) {
+            map.put(type, current);
+        }
+        return map;
+    }
+
+    private PrintWriter out() {
+        return EvidenceInput.out(spec);
+    }
+
+    static String reason(TaskTypeCalibration r) {
+        return switch (r.decision()) {
+            case Decision.Switch s -> "non-inferior";
+            case Decision.Keep k -> k.reason().text();
+        };
+    }
+
+    private String table(List<TaskTypeCalibration> results, Criteria c) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(
+                Locale.ROOT,
+                "Calibration of %s: margin %s, one-sided confidence %s (Bonferroni across candidates), min-samples"
+                        + " %d.%nQuality is the mean score with a two-sided %s interval; 'lower' is the one-sided lower"
+                        + " bound of recommended - current on paired items.%nNote: %s.%n%n",
+                evidence,
+                c.epsilon(),
+                c.confidence(),
+                c.minSamples(),
+                pct(c.confidence()),
+                EvidenceInput.COST_NOTE));
+        String fmt = "%-28s %6s  %-22s %-21s  %-22s %-21s %7s %7s  %11s %11s %7s  %s%n";
+        sb.append(String.format(
+                Locale.ROOT,
+                fmt,
+                "task type",
+                "n",
+                "current",
+                "quality [interval]",
+                "recommended",
+                "quality (paired)",
+                "diff",
+                "lower",
+                "USD/call cur",
+                "USD/call rec",
+                "saving",
+                "reason"));
+        for (TaskTypeCalibration r : results) {
+            var rec = r.recommendation();
+            sb.append(String.format(
+                    Locale.ROOT,
+                    fmt,
+                    r.taskType(),
+                    r.currentQuality().n(),
+                    shorten(r.currentModel()),
+                    estimate(r.currentQuality()),
+                    shorten(r.recommendedModel()),
+                    rec.map(x -> estimate(x.quality())).orElse("-"),
+                    rec.map(x -> num(x.difference())).orElse("-"),
+                    rec.map(x -> num(x.differenceLowerBound())).orElse("-"),
+                    r.currentCostPerCall().toUsd().setScale(6, java.math.RoundingMode.HALF_EVEN),
+                    rec.map(x -> x.costPerCall()
+                                    .toUsd()
+                                    .setScale(6, java.math.RoundingMode.HALF_EVEN)
+                                    .toString())
+                            .orElse("-"),
+                    pct(r.savingFraction()),
+                    reason(r)));
+        }
+        List<TaskTypeCalibration> flagged =
+                results.stream().filter(TaskTypeCalibration::underClassified).toList();
+        sb.append(String.format("%nUnder-classification (a model costing at least as much is better by more than the"
+                + " margin, with confidence):%n"));
+        if (flagged.isEmpty()) {
+            sb.append("  none\n");
+        }
+        for (TaskTypeCalibration r : flagged) {
+            Comparison b = r.measurablyBetter().get(0);
+            sb.append(String.format(
+                    Locale.ROOT,
+                    "  %s: %s scores %s vs %s for %s on %d paired items (lower bound of the gain %s)%n",
+                    r.taskType(),
+                    b.model(),
+                    num(b.quality().mean()),
+                    num(b.currentQuality().mean()),
+                    r.currentModel(),
+                    b.pairedItems(),
+                    num(b.differenceLowerBound())));
+        }
+        return sb.toString();
+    }
+
+    private static String shorten(String model) {
+        return model.length() <= 22 ? model : model.substring(0, 21) + "~";
+    }
+
+    private static String estimate(Estimate e) {
+        return num(e.mean()) + " [" + num(e.low()) + "," + num(e.high()) + "]";
+    }
+
+    private Map<String, Object> json(List<TaskTypeCalibration> results, Criteria c) {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("evidence", evidence.toString());
+        root.put("epsilon", c.epsilon());
+        root.put("confidence", c.confidence());
+        root.put("min_samples", c.minSamples());
+        root.put("cost_note", EvidenceInput.COST_NOTE);
+        List<Object> types = new ArrayList<>();
+        for (TaskTypeCalibration r : results) {
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("type", r.taskType());
+            t.put("current_model", r.currentModel());
+            t.put("recommended_model", r.recommendedModel());
+            t.put("decision", r.decision() instanceof Decision.Switch ? "switch" : "keep");
+            t.put("reason", reason(r));
+            t.put("current_quality", estimateJson(r.currentQuality()));
+            t.put("current_cost_per_call_usd", r.currentCostPerCall().toUsd());
+            t.put("saving_per_call_usd", r.savingPerCall().toUsd());
+            t.put("saving", round(r.savingFraction()));
+            t.put("under_classified", r.underClassified());
+            List<Object> candidates = new ArrayList<>();
+            r.cheaper().forEach(x -> candidates.add(comparisonJson(x, true)));
+            r.others().forEach(x -> candidates.add(comparisonJson(x, false)));
+            t.put("candidates", candidates);
+            types.add(t);
+        }
+        root.put("task_types", types);
+        return root;
+    }
+
+    private static Map<String, Object> estimateJson(Estimate e) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("mean", round(e.mean()));
+        m.put("low", round(e.low()));
+        m.put("high", round(e.high()));
+        m.put("n", e.n());
+        return m;
+    }
+
+    private static Map<String, Object> comparisonJson(Comparison x, boolean cheaper) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("model", x.model());
+        m.put("cheaper", cheaper);
+        m.put("paired_items", x.pairedItems());
+        m.put("quality", estimateJson(x.quality()));
+        m.put("current_quality", estimateJson(x.currentQuality()));
+        m.put("difference", round(x.difference()));
+        m.put("difference_lower_bound", round(x.differenceLowerBound()));
+        m.put("bound_confidence", round(x.boundConfidence()));
+        m.put("method", x.method().name().toLowerCase(Locale.ROOT));
+        m.put("cost_per_call_usd", x.costPerCall().toUsd());
+        m.put("current_cost_per_call_usd", x.currentCostPerCall().toUsd());
+        m.put("enough_samples", x.enoughSamples());
+        m.put("non_inferior", x.nonInferior());
+        m.put("measurably_better", x.measurablyBetter());
+        return m;
+    }
+
+    private static final Pattern PLAIN_YAML = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_./-]*");
+
+    /** A YAML scalar: plain when safe, else double-quoted with escapes. */
+    static String yamlScalar(String s) {
+        if (PLAIN_YAML.matcher(s).matches()) {
+            return s;
+        }
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+
+    /**
+     * The suggested policy: a {@code task_types:} fragment with one {@code model:} override per task type and the
+     * evidence as comments, for a human to review and merge into the policy file.
+     */
+    private String policyFragment(List<TaskTypeCalibration> results, Criteria c) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("# Suggested by `tiergate calibrate` from ")
+                .append(evidence.toString().replace('\n', ' '))
+                .append('\n');
+        sb.append(String.format(
+                Locale.ROOT,
+                "# margin %s, one-sided confidence %s, min-samples %d. Review before merging into your policy.%n",
+                c.epsilon(),
+                c.confidence(),
+                c.minSamples()));
+        sb.append("# Savings are per call; ").append(EvidenceInput.COST_NOTE).append(".\n");
+        sb.append("task_types:\n");
+        for (TaskTypeCalibration r : results) {
+            sb.append("  ").append(yamlScalar(r.taskType())).append(":\n");
+            Estimate q = r.currentQuality();
+            var rec = r.recommendation();
+            if (rec.isPresent()) {
+                Comparison x = rec.get();
+                sb.append(String.format(
+                        Locale.ROOT,
+                        "    # switch from %s: quality %s vs %s on n=%d paired items, difference %s (one-sided lower"
+                                + " bound %s > -%s); saving %s per call (%s -> %s USD)%n",
+                        r.currentModel(),
+                        num(x.quality().mean()),
+                        num(x.currentQuality().mean()),
+                        x.pairedItems(),
+                        num(x.difference()),
+                        num(x.differenceLowerBound()),
+                        c.epsilon(),
+                        pct(r.savingFraction()),
+                        x.currentCostPerCall().toUsdString(),
+                        x.costPerCall().toUsdString()));
+            } else {
+                sb.append(String.format(
+                        Locale.ROOT,
+                        "    # keep %s (%s): quality %s [%s, %s], n=%d%n",
+                        r.currentModel(),
+                        reason(r),
+                        num(q.mean()),
+                        num(q.low()),
+                        num(q.high()),
+                        q.n()));
+            }
+            for (Comparison b : r.measurablyBetter()) {
+                sb.append(String.format(
+                        Locale.ROOT,
+                        "    # UNDER-CLASSIFIED: %s scores %s vs %s (n=%d, lower bound of the gain %s); consider"
+                                + " a stronger tier%n",
+                        b.model(),
+                        num(b.quality().mean()),
+                        num(b.currentQuality().mean()),
+                        b.pairedItems(),
+                        num(b.differenceLowerBound())));
+            }
+            sb.append("    model: ").append(yamlScalar(r.recommendedModel())).append('\n');
+        }
+        return sb.toString();
+    }
+}
