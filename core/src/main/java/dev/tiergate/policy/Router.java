@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Routes a task type to a tier, a model and an output cap under a {@link Policy}.
@@ -43,11 +44,33 @@ public final class Router {
      * @param facts the request's estimated input and requested {@code max_tokens}
      */
     public RoutingDecision route(String taskType, RequestFacts facts) {
+        return decide(taskType, null, facts);
+    }
+
+    /**
+     * Decides for a request that names its tier ({@code model: "tier:NAME"}): that tier, with the task type's
+     * cap if the task type is known, else the policy's default cap. Rules still apply.
+     */
+    public RoutingDecision routeToTier(String tierName, String taskType, RequestFacts facts) {
+        if (!policy.tiers().containsKey(tierName)) {
+            return new RoutingDecision.Reject(
+                    taskType,
+                    "unknown tier '" + tierName + "'; tiers are "
+                            + policy.tiers().keySet());
+        }
+        return decide(taskType, tierName, facts);
+    }
+
+    private RoutingDecision decide(String taskType, @Nullable String forcedTier, RequestFacts facts) {
         TaskPolicy task = policy.taskTypes().get(taskType);
         List<String> reasons = new ArrayList<>(3);
         String tierName;
         long cap;
-        if (task != null) {
+        if (forcedTier != null) {
+            tierName = forcedTier;
+            cap = task != null ? task.maxTokens() : policy.defaultMaxTokens();
+            reasons.add("request names tier '" + tierName + "'" + (cap > 0 ? " (cap " + cap + ")" : ""));
+        } else if (task != null) {
             tierName = task.tier();
             cap = task.maxTokens();
             reasons.add("task type '" + taskType + "' -> tier '" + tierName + "' (cap " + cap + ")");

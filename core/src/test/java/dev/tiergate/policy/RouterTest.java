@@ -92,4 +92,16 @@ class RouterTest {
                         RoutingDecision.Reject.class,
                         r -> assertThat(r.reason()).contains("default_max_tokens"));
     }
+
+    @Test
+    void aRequestCanNameItsTierAndKeepsTheTaskCap() {
+        RoutingDecision.Route r =
+                (RoutingDecision.Route) router.routeToTier("frontier", "extraction", RequestFacts.of(10, 900));
+        assertThat(r.model()).isEqualTo("claude-opus-4-6");
+        assertThat(r.maxTokens()).isEqualTo(300);
+        assertThat(router.routeToTier("medium", "x", RequestFacts.of(1, 1)))
+                .isInstanceOfSatisfying(
+                        RoutingDecision.Reject.class,
+                        j -> assertThat(j.reason()).contains("unknown tier 'medium'"));
+    }
 }

@@ -1,0 +1,305 @@
+package dev.tiergate.gateway;
+
+import dev.tiergate.config.ConfigException;
+import dev.tiergate.config.ConfigProblem;
+import dev.tiergate.config.Problems;
+import dev.tiergate.config.YamlNode;
+import dev.tiergate.config.YamlTree;
+import dev.tiergate.policy.Policy;
+import dev.tiergate.policy.PolicyLoader;
+import dev.tiergate.pricing.CatalogLoader;
+import dev.tiergate.pricing.ModelCatalog;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Everything {@code tiergate serve} needs, read from {@code tiergate.yaml} and the environment.
+ *
+ * @param host the address to listen on
+ * @param port the port (0: any free port)
+ * @param catalog the bundled catalog plus the config's {@code models:}
+ * @param policy the validated policy
+ * @param keys the gateway keys (hashed)
+ * @param upstream where and how calls are forwarded
+ * @param maxBodyBytes requests with a larger body get 413
+ */
+public record GatewayConfig(
+        String host,
+        int port,
+        ModelCatalog catalog,
+        Policy policy,
+        ApiKeys keys,
+        Upstream upstream,
+        long maxBodyBytes) {
+
+    /** Anthropic's own request size limit for Messages: 32 MB. */
+    public static final long DEFAULT_MAX_BODY_BYTES = 32L * 1024 * 1024;
+
+    /**
+     * How calls reach the upstream.
+     *
+     * @param baseUrl e.g. {@code https://api.anthropic.com}
+     * @param apiKey the upstream credential
+     * @param maxRetries retries per model before moving to the next fallback
+     * @param retryBase first backoff; doubles per retry, with jitter
+     * @param maxRetryWait the longest {@code retry-after} honoured; longer waits move on to the next fallback
+     * @param connectTimeout TCP connect
+     * @param firstByteTimeout until response headers arrive
+     * @param idleTimeout longest silence inside a stream
+     * @param totalTimeout the whole call
+     */
+    public record Upstream(
+            URI baseUrl,
+            Secret apiKey,
+            int maxRetries,
+            Duration retryBase,
+            Duration maxRetryWait,
+            Duration connectTimeout,
+            Duration firstByteTimeout,
+            Duration idleTimeout,
+            Duration totalTimeout) {
+
+        /** Defaults for {@code baseUrl} and {@code apiKey}, as the SDKs use them. */
+        public static Upstream defaults(URI baseUrl, Secret apiKey) {
+            return new Upstream(
+                    baseUrl,
+                    apiKey,
+                    2,
+                    Duration.ofMillis(500),
+                    Duration.ofSeconds(10),
+                    Duration.ofSeconds(10),
+                    Duration.ofMinutes(10),
+                    Duration.ofMinutes(5),
+                    Duration.ofMinutes(30));
+        }
+    }
+
+    private static final Set<String> TOP_KEYS =
+            Set.of("listen", "policy", "upstream", "keys", "max_body_bytes", "models");
+    private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
+    private static final Set<String> UPSTREAM_KEYS = Set.of(
+            "base_url",
+            "api_key_env",
+            "api_key",
+            "max_retries",
+            "retry_base_ms",
+            "max_retry_wait_ms",
+            "connect_timeout_ms",
+            "first_byte_timeout_ms",
+            "idle_timeout_ms",
+            "total_timeout_ms");
+    private static final Set<String> KEY_KEYS =
+            Set.of("name", "sha256", "team", "default_task", "allow_model_passthrough");
+
+    /**
+     * Reads a gateway config file; the policy path inside it is resolved against the file's folder.
+     *
+     * @param env the environment (for the upstream key)
+     * @param today the day against which model retirement is checked
+     * @throws ConfigException listing every problem of the config and of its policy
+     */
+    public static GatewayConfig load(Path file, Map<String, String> env, LocalDate today) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(List.of(new ConfigProblem(file.toString(), 0, 0, "no such file")));
+        } catch (IOException e) {
+            throw new ConfigException(List.of(new ConfigProblem(file.toString(), 0, 0, "cannot read: " + e)));
+        }
+        Problems problems = new Problems(file.toString());
+        Optional<YamlNode.Mapping> root =
+                YamlTree.parse(file.toString(), text, problems.sink()).flatMap(n -> problems.mapping(n, "the config"));
+        if (root.isEmpty()) {
+            problems.throwIfAny();
+            throw new IllegalStateException("unreachable");
+        }
+        YamlNode.Mapping r = root.get();
+        problems.rejectUnknownKeys(r, "the config", TOP_KEYS);
+        ModelCatalog catalog = CatalogLoader.bundled();
+        Optional<YamlNode> models = r.get("models");
+        if (models.isPresent()) {
+            catalog = CatalogLoader.withOverrides(catalog, models.get(), problems);
+        }
+        String host = "127.0.0.1";
+        int port = 8080;
+        Optional<YamlNode.Mapping> listen = r.get("listen").flatMap(n -> problems.mapping(n, "listen"));
+        if (listen.isPresent()) {
+            problems.rejectUnknownKeys(listen.get(), "listen", LISTEN_KEYS);
+            host = listen.get()
+                    .get("host")
+                    .flatMap(n -> problems.text(n, "listen.host"))
+                    .orElse(host);
+            port = listen.get()
+                    .get("port")
+                    .flatMap(n -> problems.wholeNumber(n, "listen.port", 0, 65535))
+                    .map(Long::intValue)
+                    .orElse(port);
+        }
+        Upstream upstream = readUpstream(r, env, problems);
+        List<ApiKeys.Key> keys = readKeys(r, problems);
+        long maxBody = r.get("max_body_bytes")
+                .flatMap(n -> problems.wholeNumber(n, "max_body_bytes", 1, Long.MAX_VALUE))
+                .orElse(DEFAULT_MAX_BODY_BYTES);
+        Optional<Path> policyPath = r.get("policy")
+                .flatMap(n -> problems.text(n, "policy"))
+                .map(p -> {
+                    Path parent = file.toAbsolutePath().getParent();
+                    return parent == null ? Path.of(p) : parent.resolve(p);
+                });
+        if (r.get("policy").isEmpty()) {
+            problems.add(r, "the config needs `policy:` (the policy file's path, relative to this file)");
+        }
+        // Report the config's own problems together with the policy's, so one run shows everything.
+        List<ConfigProblem> all = new ArrayList<>(problems.sorted());
+        Policy policy = null;
+        if (policyPath.isPresent()) {
+            try {
+                policy = PolicyLoader.load(policyPath.get(), catalog, today);
+            } catch (ConfigException e) {
+                all.addAll(e.problems());
+            }
+        }
+        if (!all.isEmpty() || policy == null) {
+            throw new ConfigException(
+                    all.isEmpty() ? List.of(new ConfigProblem(file.toString(), 0, 0, "no policy")) : all);
+        }
+        return new GatewayConfig(host, port, catalog, policy, new ApiKeys(keys), upstream, maxBody);
+    }
+
+    private static Upstream readUpstream(YamlNode.Mapping r, Map<String, String> env, Problems problems) {
+        Optional<YamlNode.Mapping> u = r.get("upstream").flatMap(n -> problems.mapping(n, "upstream"));
+        URI base = URI.create("https://api.anthropic.com");
+        String keyEnv = "ANTHROPIC_API_KEY";
+        Upstream d = Upstream.defaults(base, Secret.of(""));
+        if (u.isEmpty()) {
+            return Upstream.defaults(base, Secret.of(env.getOrDefault(keyEnv, "")));
+        }
+        YamlNode.Mapping m = u.get();
+        problems.rejectUnknownKeys(m, "upstream", UPSTREAM_KEYS);
+        Optional<YamlNode> baseNode = m.get("base_url");
+        if (baseNode.isPresent()) {
+            Optional<String> text = problems.text(baseNode.get(), "upstream.base_url");
+            if (text.isPresent()) {
+                try {
+                    URI parsed = URI.create(text.get().replaceAll("/+$", ""));
+                    if (!"http".equals(parsed.getScheme()) && !"https".equals(parsed.getScheme())) {
+                        problems.add(
+                                baseNode.get(),
+                                "upstream.base_url must be an http or https URL, got '" + text.get() + "'");
+                    } else {
+                        base = parsed;
+                    }
+                } catch (IllegalArgumentException e) {
+                    problems.add(baseNode.get(), "upstream.base_url is not a URL: '" + text.get() + "'");
+                }
+            }
+        }
+        keyEnv = m.get("api_key_env")
+                .flatMap(n -> problems.text(n, "upstream.api_key_env"))
+                .orElse(keyEnv);
+        String inlineKey = m.get("api_key")
+                .flatMap(n -> problems.text(n, "upstream.api_key"))
+                .orElse("");
+        Secret key = Secret.of(inlineKey.isEmpty() ? env.getOrDefault(keyEnv, "") : inlineKey);
+        return new Upstream(
+                base,
+                key,
+                m.get("max_retries")
+                        .flatMap(n -> problems.wholeNumber(n, "upstream.max_retries", 0, 10))
+                        .map(Long::intValue)
+                        .orElse(d.maxRetries()),
+                millis(m, "retry_base_ms", d.retryBase(), problems),
+                millis(m, "max_retry_wait_ms", d.maxRetryWait(), problems),
+                millis(m, "connect_timeout_ms", d.connectTimeout(), problems),
+                millis(m, "first_byte_timeout_ms", d.firstByteTimeout(), problems),
+                millis(m, "idle_timeout_ms", d.idleTimeout(), problems),
+                millis(m, "total_timeout_ms", d.totalTimeout(), problems));
+    }
+
+    private static Duration millis(YamlNode.Mapping m, String key, Duration fallback, Problems problems) {
+        return m.get(key)
+                .flatMap(n -> problems.wholeNumber(n, "upstream." + key, 0, Long.MAX_VALUE))
+                .map(Duration::ofMillis)
+                .orElse(fallback);
+    }
+
+    private static List<ApiKeys.Key> readKeys(YamlNode.Mapping r, Problems problems) {
+        List<ApiKeys.Key> keys = new ArrayList<>();
+        Optional<YamlNode.Sequence> list = r.get("keys").flatMap(n -> problems.sequence(n, "keys"));
+        if (r.get("keys").isEmpty()) {
+            problems.add(r, "the config needs `keys:` (at least one gateway key; `tiergate hash-key` makes the hash)");
+        }
+        if (list.isEmpty()) {
+            return keys;
+        }
+        List<String> names = new ArrayList<>();
+        for (YamlNode item : list.get().items()) {
+            Optional<YamlNode.Mapping> m = problems.mapping(item, "a key entry");
+            if (m.isEmpty()) {
+                continue;
+            }
+            problems.rejectUnknownKeys(m.get(), "a key entry", KEY_KEYS);
+            Optional<String> name = m.get().get("name").flatMap(n -> problems.text(n, "key name"));
+            if (m.get().get("name").isEmpty()) {
+                problems.add(m.get(), "a key entry needs `name`");
+            }
+            Optional<byte[]> hash = Optional.empty();
+            Optional<YamlNode> hashNode = m.get().get("sha256");
+            if (hashNode.isEmpty()) {
+                problems.add(
+                        m.get(),
+                        "a key entry needs `sha256` (from `tiergate hash-key`; the key itself is never stored)");
+            } else {
+                Optional<String> hex = problems.text(hashNode.get(), "key sha256");
+                if (hex.isPresent()) {
+                    try {
+                        byte[] bytes = HexFormat.of().parseHex(hex.get().trim().toLowerCase(java.util.Locale.ROOT));
+                        if (bytes.length != 32) {
+                            problems.add(
+                                    hashNode.get(),
+                                    "key sha256 must be 64 hex digits, got "
+                                            + hex.get().length());
+                        } else {
+                            hash = Optional.of(bytes);
+                        }
+                    } catch (IllegalArgumentException e) {
+                        problems.add(hashNode.get(), "key sha256 must be 64 hex digits");
+                    }
+                }
+            }
+            String team = m.get()
+                    .get("team")
+                    .flatMap(n -> problems.text(n, "key team"))
+                    .orElse("");
+            String task = m.get()
+                    .get("default_task")
+                    .flatMap(n -> problems.text(n, "key default_task"))
+                    .orElse("");
+            boolean pass = m.get()
+                    .get("allow_model_passthrough")
+                    .flatMap(n -> problems.bool(n, "key allow_model_passthrough"))
+                    .orElse(false);
+            if (name.isPresent() && names.contains(name.get())) {
+                problems.add(item, "key name '" + name.get() + "' is used twice");
+            }
+            name.ifPresent(names::add);
+            if (name.isPresent() && hash.isPresent()) {
+                keys.add(new ApiKeys.Key(name.get(), hash.get(), team, task, pass));
+            }
+        }
+        return keys;
+    }
+}

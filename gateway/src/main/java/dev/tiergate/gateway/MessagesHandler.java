@@ -1,0 +1,626 @@
+package dev.tiergate.gateway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tiergate.messages.BodyRewriter;
+import dev.tiergate.messages.InputTokenEstimator;
+import dev.tiergate.messages.SseEvent;
+import dev.tiergate.messages.SseEventReader;
+import dev.tiergate.messages.StreamOutcome;
+import dev.tiergate.messages.StreamUsageTracker;
+import dev.tiergate.messages.TokenizerFamily;
+import dev.tiergate.policy.Policy;
+import dev.tiergate.policy.RequestFacts;
+import dev.tiergate.policy.Router;
+import dev.tiergate.policy.RoutingDecision;
+import dev.tiergate.pricing.Cost;
+import dev.tiergate.pricing.CostOptions;
+import dev.tiergate.pricing.ModelSpec;
+import dev.tiergate.pricing.Money;
+import dev.tiergate.pricing.PricingException;
+import dev.tiergate.pricing.Usage;
+import io.helidon.http.Header;
+import io.helidon.http.HeaderName;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.ServerConnectionException;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * {@code POST /v1/messages} and {@code /v1/messages/count_tokens}: one call, top to bottom, on its own virtual
+ * thread. Authenticate, parse, classify the task type, route and cap, forward (retrying and falling back only
+ * before the first byte reaches the caller), stream events through as they arrive, cost the usage exactly and
+ * record the call, also when the caller disconnects or the upstream fails mid-stream.
+ */
+final class MessagesHandler {
+    static final HeaderName TASK = HeaderNames.create("x-tiergate-task");
+    static final HeaderName RUN = HeaderNames.create("x-tiergate-run");
+    static final HeaderName AGENT = HeaderNames.create("x-tiergate-agent");
+    private static final HeaderName API_KEY = HeaderNames.create("x-api-key");
+    private static final String PASSTHROUGH_TIER = "passthrough";
+    private static final String DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
+
+    private final GatewayConfig config;
+    private final Router router;
+    private final UpstreamClient upstream;
+    private final CallRecorder recorder;
+    private final GatewayMetrics metrics;
+    private final Clock clock;
+    private final InputTokenEstimator estimator = InputTokenEstimator.of(TokenizerFamily.CLASSIC);
+    private final ObjectMapper json = new ObjectMapper();
+
+    MessagesHandler(
+            GatewayConfig config, UpstreamClient upstream, CallRecorder recorder, GatewayMetrics metrics, Clock clock) {
+        this.config = config;
+        this.router = new Router(config.policy(), config.catalog());
+        this.upstream = upstream;
+        this.recorder = recorder;
+        this.metrics = metrics;
+        this.clock = clock;
+    }
+
+    /** Who is calling, what they asked for, and where it goes: everything decided before the upstream call. */
+    private record Admitted(
+            String requestId,
+            Instant start,
+            long startNanos,
+            ApiKeys.Key key,
+            ParsedRequest request,
+            String taskType,
+            RoutingDecision.Route route,
+            String runId,
+            String agentId) {}
+
+    void messages(ServerRequest req, ServerResponse res) {
+        Instant start = clock.instant();
+        long startNanos = System.nanoTime();
+        String requestId = newRequestId();
+        res.header("x-tiergate-request-id", requestId);
+        Optional<Admitted> admitted = admit(req, res, requestId, start, startNanos, true);
+        if (admitted.isEmpty()) {
+            return;
+        }
+        Admitted a = admitted.get();
+        RoutingDecision.Route route = a.route();
+        List<String> models = new ArrayList<>();
+        models.add(route.model());
+        models.addAll(route.fallbacks());
+        Instant deadline = start.plus(config.upstream().totalTimeout());
+        UpstreamClient.Result result = upstream.send(
+                "/v1/messages",
+                models,
+                model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.of(route.maxTokens())),
+                forwardHeaders(req),
+                a.request().stream(),
+                deadline);
+        switch (result) {
+            case UpstreamClient.Failed f -> {
+                sendError(res, f.error());
+                record(
+                        a,
+                        "",
+                        Usage.ZERO,
+                        Money.ZERO,
+                        -1,
+                        "",
+                        "upstream_error",
+                        f.error().type(),
+                        f.attempts());
+            }
+            case UpstreamClient.Response r -> {
+                if (r.response().statusCode() != 200) {
+                    relayUpstreamError(res, a, r);
+                } else if (a.request().stream()) {
+                    stream(res, a, r, deadline);
+                } else {
+                    respond(res, a, r, deadline);
+                }
+            }
+        }
+    }
+
+    void countTokens(ServerRequest req, ServerResponse res) {
+        Instant start = clock.instant();
+        String requestId = newRequestId();
+        res.header("x-tiergate-request-id", requestId);
+        Optional<Admitted> admitted = admit(req, res, requestId, start, System.nanoTime(), false);
+        if (admitted.isEmpty()) {
+            return;
+        }
+        Admitted a = admitted.get();
+        UpstreamClient.Result result = upstream.send(
+                "/v1/messages/count_tokens",
+                List.of(a.route().model()),
+                model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.empty()),
+                forwardHeaders(req),
+                false,
+                start.plus(config.upstream().totalTimeout()));
+        switch (result) {
+            case UpstreamClient.Failed f -> sendError(res, f.error());
+            case UpstreamClient.Response r -> {
+                byte[] body = readAll(r.response().body());
+                res.status(
+                        r.response().statusCode() == 401 || r.response().statusCode() == 403
+                                ? 502
+                                : r.response().statusCode());
+                routeHeaders(res, a, a.route().model());
+                res.header("content-type", "application/json");
+                if (r.response().statusCode() == 401 || r.response().statusCode() == 403) {
+                    res.send(errorBody("api_error", "the upstream rejected the gateway's credentials"));
+                } else {
+                    res.send(body);
+                }
+            }
+        }
+    }
+
+    private Optional<Admitted> admit(
+            ServerRequest req, ServerResponse res, String requestId, Instant start, long startNanos, boolean messages) {
+        Optional<byte[]> body = readBody(req);
+        if (body.isEmpty()) {
+            sendError(
+                    res,
+                    new GatewayError.TooLarge(
+                            "request body is larger than the gateway's limit of " + config.maxBodyBytes() + " bytes"));
+            return Optional.empty();
+        }
+        Optional<ApiKeys.Key> key = authenticate(req);
+        if (key.isEmpty()) {
+            sendError(
+                    res,
+                    new GatewayError.Unauthorized(
+                            "invalid x-api-key: send a Tiergate gateway key as x-api-key or Authorization: Bearer"));
+            metrics.record(refused(requestId, start, "", "", "authentication_error"));
+            return Optional.empty();
+        }
+        ParsedRequest request;
+        switch (ParsedRequest.parse(body.get(), true)) {
+            case ParsedRequest.Either.Bad bad -> {
+                sendError(res, bad.error());
+                metrics.record(refused(requestId, start, key.get().name(), "", "invalid_request_error"));
+                return Optional.empty();
+            }
+            case ParsedRequest.Either.Ok ok -> request = ok.request();
+        }
+        String taskType = taskType(req, request, key.get());
+        long inputEstimate = estimator.estimate(request.json());
+        RequestFacts facts = messages
+                ? request.maxTokens().stream()
+                        .mapToObj(m -> RequestFacts.of(inputEstimate, m))
+                        .findFirst()
+                        .orElse(RequestFacts.withoutMaxTokens(inputEstimate))
+                // count_tokens has no max_tokens: route as if the task cap were asked for.
+                : RequestFacts.withoutMaxTokens(inputEstimate);
+        RoutingDecision decision;
+        String model = request.model();
+        if (model.startsWith("tier:")) {
+            decision = router.routeToTier(model.substring(5), taskType, facts);
+        } else if (!model.isEmpty() && !model.startsWith("task:") && key.get().allowModelPassthrough()) {
+            decision = passthrough(model, taskType, facts, messages);
+        } else {
+            decision = router.route(taskType, facts);
+        }
+        if (!messages && decision instanceof RoutingDecision.Reject) {
+            // count_tokens never generates: a missing cap is no reason to refuse it.
+            decision = router.route(taskType, RequestFacts.of(inputEstimate, 1));
+        }
+        String runId = req.headers().first(RUN).orElse("");
+        String agentId = req.headers().first(AGENT).orElse("");
+        return switch (decision) {
+            case RoutingDecision.Reject reject -> {
+                sendError(res, new GatewayError.BadRequest(reject.reason()));
+                CallRecord denied = new CallRecord(
+                        requestId,
+                        start,
+                        key.get().name(),
+                        key.get().team(),
+                        taskType,
+                        "",
+                        model,
+                        "",
+                        runId,
+                        agentId,
+                        Usage.ZERO,
+                        Money.ZERO,
+                        0,
+                        -1,
+                        "",
+                        0,
+                        false,
+                        "denied",
+                        "invalid_request_error",
+                        request.stream(),
+                        0);
+                if (messages) {
+                    recorder.record(denied);
+                }
+                metrics.record(denied);
+                yield Optional.empty();
+            }
+            case RoutingDecision.Route route ->
+                Optional.of(new Admitted(
+                        requestId, start, startNanos, key.get(), request, taskType, route, runId, agentId));
+        };
+    }
+
+    private RoutingDecision passthrough(String model, String taskType, RequestFacts facts, boolean messages) {
+        Optional<ModelSpec> spec = config.catalog().find(model);
+        if (spec.isEmpty()) {
+            return new RoutingDecision.Reject(
+                    taskType,
+                    "model: '" + model
+                            + "' is not in the gateway's model catalog; use a catalog id, or task:<type> / tier:<name>");
+        }
+        if (!facts.hasRequestedMaxTokens() && messages) {
+            return new RoutingDecision.Reject(taskType, "max_tokens: Field required");
+        }
+        long max = Math.min(
+                facts.hasRequestedMaxTokens() ? facts.requestedMaxTokensValue() : 1,
+                spec.get().maxOutput());
+        return new RoutingDecision.Route(
+                taskType,
+                PASSTHROUGH_TIER,
+                spec.get().id(),
+                List.of(),
+                max,
+                false,
+                List.of("model '" + model + "' passed through (the key allows it)"));
+    }
+
+    private static String taskType(ServerRequest req, ParsedRequest request, ApiKeys.Key key) {
+        String header = req.headers().first(TASK).orElse("").trim();
+        if (!header.isEmpty()) {
+            return header;
+        }
+        if (request.model().startsWith("task:") && request.model().length() > 5) {
+            return request.model().substring(5);
+        }
+        if (!key.defaultTask().isEmpty()) {
+            return key.defaultTask();
+        }
+        return Policy.UNCLASSIFIED;
+    }
+
+    private void respond(ServerResponse res, Admitted a, UpstreamClient.Response r, Instant deadline) {
+        byte[] body;
+        String errorType = "";
+        try (StreamWatchdog watchdog =
+                StreamWatchdog.start(r.response().body(), config.upstream().idleTimeout(), deadline)) {
+            body = readAll(r.response().body());
+            if (!watchdog.firedReason().isEmpty()) {
+                errorType = "timeout_error";
+            }
+        }
+        Usage usage = Usage.ZERO;
+        String stopReason = "";
+        Cost cost;
+        JsonNode usageNode = json.createObjectNode();
+        try {
+            JsonNode message = json.readTree(body);
+            usageNode = message.path("usage");
+            usage = Usage.fromJson(usageNode);
+            stopReason = message.path("stop_reason").asText("");
+        } catch (IOException | IllegalArgumentException e) {
+            errorType = "invalid_upstream_usage";
+        }
+        cost = price(r.model(), usage, options(a.request().json(), usageNode));
+        res.status(200);
+        routeHeaders(res, a, r.model());
+        res.header("x-tiergate-cost-usd", cost.total().toUsdString());
+        res.header("content-type", "application/json");
+        try {
+            res.send(body);
+        } catch (UncheckedIOException | ServerConnectionException e) {
+            record(a, r.model(), usage, cost.total(), -1, stopReason, "client_cancelled", errorType, r.attempts());
+            return;
+        }
+        record(a, r.model(), usage, cost.total(), -1, stopReason, "ok", errorType, r.attempts());
+    }
+
+    private void stream(ServerResponse res, Admitted a, UpstreamClient.Response r, Instant deadline) {
+        InputStream upstreamBody = r.response().body();
+        StreamUsageTracker tracker = new StreamUsageTracker();
+        SseEventReader reader = new SseEventReader(upstreamBody);
+        long ttft = -1;
+        String status = "ok";
+        String errorType = "";
+        res.status(200);
+        routeHeaders(res, a, r.model());
+        res.header("content-type", "text/event-stream");
+        res.header("cache-control", "no-cache");
+        try (StreamWatchdog watchdog =
+                        StreamWatchdog.start(upstreamBody, config.upstream().idleTimeout(), deadline);
+                OutputStream out = res.outputStream()) {
+            while (true) {
+                Optional<SseEvent> event;
+                try {
+                    event = reader.next();
+                } catch (IOException e) {
+                    // Once the stream has started, an upstream failure becomes an SSE error event, never a retry.
+                    String why = watchdog.firedReason().isEmpty()
+                            ? "upstream connection lost mid-stream ("
+                                    + e.getClass().getSimpleName() + ")"
+                            : watchdog.firedReason();
+                    errorType = watchdog.firedReason().isEmpty() ? "api_error" : "timeout_error";
+                    status = "upstream_error";
+                    writeQuietly(out, sseError(errorType, why));
+                    break;
+                }
+                if (event.isEmpty()) {
+                    break;
+                }
+                watchdog.touch();
+                SseEvent e = event.get();
+                if (!e.complete()) {
+                    // A half-received event is dropped: forwarding it would hand the caller broken JSON.
+                    continue;
+                }
+                tracker.accept(e);
+                if (ttft < 0) {
+                    ttft = (System.nanoTime() - a.startNanos()) / 1_000_000;
+                }
+                try {
+                    e.writeTo(out);
+                    out.flush();
+                } catch (IOException | UncheckedIOException | ServerConnectionException clientGone) {
+                    status = "client_cancelled";
+                    break;
+                }
+            }
+            if (status.equals("ok")) {
+                switch (tracker.outcome()) {
+                    case StreamOutcome.Completed c -> {}
+                    case StreamOutcome.UpstreamError u -> {
+                        status = "upstream_error";
+                        errorType = u.type();
+                    }
+                    case StreamOutcome.Truncated t -> {
+                        status = "upstream_error";
+                        errorType = "api_error";
+                        writeQuietly(out, sseError("api_error", "upstream stream ended before message_stop"));
+                    }
+                }
+            }
+        } catch (IOException | UncheckedIOException | ServerConnectionException closing) {
+            if (status.equals("ok")) {
+                status = "client_cancelled";
+            }
+        } finally {
+            // Closing the body cancels the upstream call if it is still running (client gone, timeout).
+            closeQuietly(upstreamBody);
+        }
+        StreamUsageTracker.Snapshot seen = tracker.snapshot();
+        Cost cost = price(r.model(), seen.usage(), options(a.request().json(), json.createObjectNode()));
+        record(
+                a,
+                r.model(),
+                seen.usage(),
+                cost.total(),
+                ttft,
+                seen.stopReason().orElse(""),
+                status,
+                errorType,
+                r.attempts());
+    }
+
+    private void relayUpstreamError(ServerResponse res, Admitted a, UpstreamClient.Response r) {
+        int status = r.response().statusCode();
+        byte[] body = readAll(r.response().body());
+        String type = UpstreamClient.errorType(status, new String(body, StandardCharsets.UTF_8));
+        if (status == 401 || status == 403) {
+            sendError(
+                    res,
+                    new GatewayError.UpstreamFailed(status, type, "the upstream rejected the gateway's credentials"));
+        } else {
+            res.status(status);
+            res.header("content-type", "application/json");
+            r.response().headers().firstValue("retry-after").ifPresent(v -> res.header("retry-after", v));
+            res.send(body);
+        }
+        record(a, r.model(), Usage.ZERO, Money.ZERO, -1, "", "upstream_error", type, r.attempts());
+    }
+
+    private Cost price(String model, Usage usage, CostOptions options) {
+        try {
+            return config.catalog().cost(model, usage, options);
+        } catch (PricingException e) {
+            // A modifier the catalog cannot price (an unknown speed or geography): never record $0 for real
+            // usage; price it at standard and say so in the log.
+            System.getLogger("tiergate.gateway")
+                    .log(System.Logger.Level.WARNING, "pricing {0} at standard: {1}", model, e.getMessage());
+            return config.catalog().cost(model, usage, CostOptions.STANDARD);
+        }
+    }
+
+    /** Billing modifiers: the usage's own report wins; the request's fields fill in for streams. */
+    private static CostOptions options(JsonNode request, JsonNode usage) {
+        CostOptions fromUsage = CostOptions.fromUsage(usage);
+        String geo = !fromUsage.inferenceGeo().isEmpty()
+                ? fromUsage.inferenceGeo()
+                : request.path("inference_geo").asText("");
+        String speed = usage.path("speed").isTextual()
+                ? fromUsage.speed()
+                : request.path("speed").asText("standard");
+        return new CostOptions(fromUsage.batch(), geo, speed);
+    }
+
+    private void record(
+            Admitted a,
+            String servedModel,
+            Usage usage,
+            Money cost,
+            long ttft,
+            String stopReason,
+            String status,
+            String errorType,
+            int attempts) {
+        long latency = (System.nanoTime() - a.startNanos()) / 1_000_000;
+        CallRecord call = new CallRecord(
+                a.requestId(),
+                a.start(),
+                a.key().name(),
+                a.key().team(),
+                a.taskType(),
+                a.route().tier(),
+                a.request().model(),
+                servedModel,
+                a.runId(),
+                a.agentId(),
+                usage,
+                cost,
+                latency,
+                ttft,
+                stopReason,
+                a.route().maxTokens(),
+                stopReason.equals("max_tokens"),
+                status,
+                errorType,
+                a.request().stream(),
+                attempts);
+        recorder.record(call);
+        metrics.record(call);
+    }
+
+    private CallRecord refused(String requestId, Instant start, String key, String task, String type) {
+        return new CallRecord(
+                requestId,
+                start,
+                key,
+                "",
+                task.isEmpty() ? Policy.UNCLASSIFIED : task,
+                "",
+                "",
+                "",
+                "",
+                "",
+                Usage.ZERO,
+                Money.ZERO,
+                0,
+                -1,
+                "",
+                0,
+                false,
+                "denied",
+                type,
+                false,
+                0);
+    }
+
+    private static void routeHeaders(ServerResponse res, Admitted a, String servedModel) {
+        res.header("x-tiergate-task", a.taskType());
+        res.header("x-tiergate-tier", a.route().tier());
+        res.header("x-tiergate-model", servedModel);
+        res.header("x-tiergate-max-tokens", Long.toString(a.route().maxTokens()));
+    }
+
+    private Optional<ApiKeys.Key> authenticate(ServerRequest req) {
+        Optional<String> presented = req.headers().first(API_KEY);
+        if (presented.isEmpty()) {
+            presented = req.headers()
+                    .first(HeaderNames.AUTHORIZATION)
+                    .filter(v -> v.regionMatches(true, 0, "Bearer ", 0, 7))
+                    .map(v -> v.substring(7).trim());
+        }
+        return presented.filter(p -> !p.isEmpty()).flatMap(config.keys()::find);
+    }
+
+    /** The caller's {@code anthropic-*} and SDK telemetry headers; never its credentials. */
+    private static Map<String, List<String>> forwardHeaders(ServerRequest req) {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        for (Header h : req.headers()) {
+            String name = h.name().toLowerCase(java.util.Locale.ROOT);
+            if (name.startsWith("anthropic-") || name.startsWith("x-stainless-")) {
+                out.put(name, h.allValues());
+            }
+        }
+        out.putIfAbsent("anthropic-version", List.of(DEFAULT_ANTHROPIC_VERSION));
+        return out;
+    }
+
+    private Optional<byte[]> readBody(ServerRequest req) {
+        OptionalLong declared = req.headers().contentLength();
+        if (declared.isPresent() && declared.getAsLong() > config.maxBodyBytes()) {
+            return Optional.empty();
+        }
+        try (InputStream in = req.content().inputStream()) {
+            byte[] bytes = in.readNBytes((int) Math.min(config.maxBodyBytes() + 1, Integer.MAX_VALUE - 8));
+            if (bytes.length > config.maxBodyBytes()) {
+                return Optional.empty();
+            }
+            return Optional.of(bytes);
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading the request body", e);
+        }
+    }
+
+    void sendError(ServerResponse res, GatewayError error) {
+        res.status(error.status());
+        res.header("content-type", "application/json");
+        if (error instanceof GatewayError.BudgetExhausted) {
+            // SDKs retry 429s on their own unless told not to; a spent budget will not come back in seconds.
+            res.header("x-should-retry", "false");
+        }
+        res.send(errorBody(error.type(), error.message()));
+    }
+
+    byte[] errorBody(String type, String message) {
+        ObjectNode root = json.createObjectNode();
+        root.put("type", "error");
+        ObjectNode err = root.putObject("error");
+        err.put("type", type);
+        err.put("message", message);
+        return root.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private byte[] sseError(String type, String message) {
+        return ("event: error\ndata: " + new String(errorBody(type, message), StandardCharsets.UTF_8) + "\n\n")
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static void writeQuietly(OutputStream out, byte[] bytes) {
+        try {
+            out.write(bytes);
+            out.flush();
+        } catch (IOException | UncheckedIOException | ServerConnectionException e) {
+            // the caller is gone; nothing more to tell them
+        }
+    }
+
+    private static byte[] readAll(InputStream in) {
+        try (in) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            return new byte[0];
+        }
+    }
+
+    private static void closeQuietly(InputStream in) {
+        try {
+            in.close();
+        } catch (IOException e) {
+            // already closed or broken: the upstream call is over either way
+        }
+    }
+
+    private static String newRequestId() {
+        byte[] b = new byte[12];
+        ThreadLocalRandom.current().nextBytes(b);
+        return "tgreq_" + HexFormat.of().formatHex(b);
+    }
+}

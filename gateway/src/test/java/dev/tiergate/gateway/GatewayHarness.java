@@ -1,0 +1,99 @@
+package dev.tiergate.gateway;
+
+import dev.tiergate.testing.FakeAnthropic;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+/** A real gateway on port 0 in front of a {@link FakeAnthropic}, with the calls it recorded. */
+final class GatewayHarness implements AutoCloseable {
+    static final String KEY = "tg-test-key-1";
+    static final String PASSTHROUGH_KEY = "tg-test-key-passthrough";
+    static final String UPSTREAM_SECRET = "sk-ant-upstream-SECRET-do-not-leak";
+
+    static final String POLICY = """
+            tiers:
+              frontier: { model: claude-opus-4-6, fallbacks: [claude-opus-4-5] }
+              small:    { model: claude-haiku-4-5-20251001 }
+            default_tier: small
+            default_max_tokens: 1024
+            task_types:
+              synthesis:      { tier: frontier, max_tokens: 2000, priority: high }
+              extraction:     { tier: small,    max_tokens: 300 }
+              classification: { tier: small,    max_tokens: 10 }
+            rules:
+              - when: { input_tokens_over: 150000 }
+                route_to: frontier
+            """;
+
+    final FakeAnthropic fake;
+    final Gateway gateway;
+    final List<CallRecord> calls = new CopyOnWriteArrayList<>();
+
+    GatewayHarness(Path dir) {
+        this(dir, "");
+    }
+
+    GatewayHarness(Path dir, String extraConfig) {
+        fake = FakeAnthropic.start();
+        try {
+            Files.writeString(dir.resolve("policy.yaml"), POLICY);
+            Files.writeString(dir.resolve("tiergate.yaml"), """
+                    listen: { host: 127.0.0.1, port: 0 }
+                    policy: policy.yaml
+                    upstream:
+                      base_url: %s
+                      max_retries: 2
+                      retry_base_ms: 1
+                      max_retry_wait_ms: 200
+                      idle_timeout_ms: 5000
+                    keys:
+                      - name: agents
+                        sha256: %s
+                        team: team-a
+                      - name: passthrough
+                        sha256: %s
+                        allow_model_passthrough: true
+                    %s
+                    """.formatted(
+                            fake.baseUrl(), ApiKeys.sha256Hex(KEY), ApiKeys.sha256Hex(PASSTHROUGH_KEY), extraConfig));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        GatewayConfig config = GatewayConfig.load(
+                dir.resolve("tiergate.yaml"), Map.of("ANTHROPIC_API_KEY", UPSTREAM_SECRET), LocalDate.of(2026, 11, 29));
+        gateway = Gateway.start(config, calls::add, Clock.systemUTC());
+    }
+
+    String baseUrl() {
+        return gateway.baseUrl();
+    }
+
+    /** Waits until {@code n} calls have been recorded (streams record after the caller's last byte). */
+    List<CallRecord> awaitCalls(int n) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (calls.size() < n) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("expected " + n + " recorded calls, got " + calls);
+            }
+            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.parkNanos(
+                    Duration.ofMillis(5).toNanos());
+        }
+        return List.copyOf(calls);
+    }
+
+    @Override
+    public void close() {
+        gateway.close();
+        fake.close();
+    }
+}

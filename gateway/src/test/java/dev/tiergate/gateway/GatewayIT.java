@@ -1,0 +1,482 @@
+package dev.tiergate.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.anthropic.client.AnthropicClient;
+import com.anthropic.client.okhttp.AnthropicOkHttpClient;
+import com.anthropic.core.JsonValue;
+import com.anthropic.core.http.HttpResponseFor;
+import com.anthropic.core.http.StreamResponse;
+import com.anthropic.helpers.MessageAccumulator;
+import com.anthropic.models.messages.Message;
+import com.anthropic.models.messages.MessageCreateParams;
+import com.anthropic.models.messages.RawMessageStreamEvent;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiergate.testing.FakeResponse;
+import dev.tiergate.testing.RecordedRequest;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The gateway end to end: the official Java SDK as the caller, a real fake upstream on a real port. */
+class GatewayIT {
+    private static final Duration WAIT = Duration.ofSeconds(5);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    GatewayHarness h;
+    AnthropicClient sdk;
+    final HttpClient http = HttpClient.newHttpClient();
+
+    @BeforeEach
+    void start() {
+        h = new GatewayHarness(dir, "max_body_bytes: 20000");
+        sdk = AnthropicOkHttpClient.builder()
+                .baseUrl(h.baseUrl())
+                .apiKey(GatewayHarness.KEY)
+                .maxRetries(0)
+                .timeout(Duration.ofSeconds(10))
+                .build();
+    }
+
+    @AfterEach
+    void stop() {
+        sdk.close();
+        h.close();
+    }
+
+    private static MessageCreateParams.Builder params(String model, long maxTokens) {
+        return MessageCreateParams.builder().model(model).maxTokens(maxTokens).addUserMessage("Extract the names.");
+    }
+
+    @Test
+    void plainMessageIsRoutedCappedForwardedUntouchedAndCostedExactly() {
+        h.fake.enqueue(FakeResponse.message("Ada, Grace")
+                .withUsage("{\"input_tokens\":1200,\"output_tokens\":300,"
+                        + "\"cache_read_input_tokens\":800,\"cache_creation_input_tokens\":0}")
+                .withStopReason("max_tokens"));
+        Message message;
+        Map<String, List<String>> headers = new java.util.HashMap<>();
+        try (HttpResponseFor<Message> raw = sdk.messages()
+                .withRawResponse()
+                .create(params("task:extraction", 4000)
+                        .putAdditionalBodyProperty("x_custom_field", JsonValue.from(Map.of("keep", List.of(1, 2.50))))
+                        .build())) {
+            message = raw.parse();
+            for (String name : raw.headers().names()) {
+                headers.put(
+                        name.toLowerCase(java.util.Locale.ROOT), raw.headers().values(name));
+            }
+        }
+
+        RecordedRequest upstream = h.fake.takeRequest(WAIT);
+        assertThat(upstream.json().path("model").asText()).isEqualTo("claude-haiku-4-5-20251001");
+        assertThat(upstream.json().path("max_tokens").asLong()).isEqualTo(300);
+        assertThat(upstream.bodyUtf8()).contains("\"x_custom_field\":{\"keep\":[1,2.5");
+        assertThat(upstream.json().path("messages").get(0).path("content").asText())
+                .isEqualTo("Extract the names.");
+        assertThat(upstream.header("x-api-key")).contains(GatewayHarness.UPSTREAM_SECRET);
+        assertThat(upstream.header("authorization")).isEmpty();
+        assertThat(upstream.header("anthropic-version")).isPresent();
+
+        assertThat(message.content().get(0).text().orElseThrow().text()).isEqualTo("Ada, Grace");
+        assertThat(headers.get("x-tiergate-task")).containsExactly("extraction");
+        assertThat(headers.get("x-tiergate-tier")).containsExactly("small");
+        assertThat(headers.get("x-tiergate-model")).containsExactly("claude-haiku-4-5-20251001");
+        assertThat(headers.get("x-tiergate-max-tokens")).containsExactly("300");
+        // Haiku 4.5: 1,200 x $1 + 800 x $0.10 + 300 x $5 = 0.0012 + 0.00008 + 0.0015
+        assertThat(headers.get("x-tiergate-cost-usd")).containsExactly("0.002780000");
+
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(call.status()).isEqualTo("ok");
+        assertThat(call.keyName()).isEqualTo("agents");
+        assertThat(call.team()).isEqualTo("team-a");
+        assertThat(call.requestedModel()).isEqualTo("task:extraction");
+        assertThat(call.cost().nanos()).isEqualTo(2_780_000);
+        assertThat(call.hitCap()).isTrue();
+    }
+
+    @Test
+    void streamedMessagePassesEventsThroughAndCountsCumulativeUsage() throws Exception {
+        h.fake.enqueue(FakeResponse.stream()
+                .messageStart("{\"input_tokens\":2000,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+                        + "\"output_tokens\":1}")
+                .ping()
+                .text("Synthesised ", "answer")
+                .event("future_event", "{\"type\":\"future_event\"}")
+                .messageDelta("end_turn", "{\"input_tokens\":null,\"output_tokens\":40}")
+                .messageDelta("end_turn", "{\"input_tokens\":null,\"output_tokens\":120}")
+                .messageStop()
+                .build());
+        MessageAccumulator acc = MessageAccumulator.create();
+        try (StreamResponse<RawMessageStreamEvent> s = sdk.messages()
+                .createStreaming(MessageCreateParams.builder()
+                        .model("anything")
+                        .maxTokens(9000)
+                        .addUserMessage("Reconcile these reports.")
+                        .putAdditionalHeader("x-tiergate-task", "synthesis")
+                        .putAdditionalHeader("x-tiergate-run", "run-42")
+                        .build())) {
+            s.stream().forEach(acc::accumulate);
+        }
+        assertThat(acc.message().content().get(0).text().orElseThrow().text()).isEqualTo("Synthesised answer");
+        RecordedRequest upstream = h.fake.takeRequest(WAIT);
+        assertThat(upstream.json().path("model").asText()).isEqualTo("claude-opus-4-6");
+        assertThat(upstream.json().path("max_tokens").asLong()).isEqualTo(2000);
+        assertThat(upstream.json().path("stream").asBoolean()).isTrue();
+
+        CallRecord call = h.awaitCalls(1).get(0);
+        // message_delta usage is cumulative: 120 output tokens, not 40 + 120; input kept through the null.
+        assertThat(call.usage().outputTokens()).isEqualTo(120);
+        assertThat(call.usage().inputTokens()).isEqualTo(2000);
+        // Opus 4.6: 2,000 x $5 + 120 x $25 = 0.01 + 0.003
+        assertThat(call.cost().toUsdString()).isEqualTo("0.013000000");
+        assertThat(call.status()).isEqualTo("ok");
+        assertThat(call.runId()).isEqualTo("run-42");
+        assertThat(call.timeToFirstTokenMillis()).isGreaterThanOrEqualTo(0);
+    }
+
+    @Test
+    void streamedBytesArriveExactlyAsTheUpstreamSentThem() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        h.fake.enqueue(FakeResponse.stream()
+                .messageStart(FakeResponse.usage(10, 1))
+                .text("first")
+                .await(gate)
+                .messageDelta("end_turn", "{\"output_tokens\":5}")
+                .messageStop()
+                .build());
+        HttpResponse<InputStream> res = http.send(
+                post(
+                        "/v1/messages",
+                        GatewayHarness.KEY,
+                        "{\"model\":\"task:extraction\",\"max_tokens\":50,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"),
+                HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(res.statusCode()).isEqualTo(200);
+        assertThat(res.headers().firstValue("content-type"))
+                .hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
+        BufferedReader reader = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8));
+        // Events before the gate arrive while the upstream is still holding the stream open: flushed per event.
+        assertThat(reader.readLine()).isEqualTo("event: message_start");
+        gate.countDown();
+        StringBuilder rest = new StringBuilder();
+        for (String line; (line = reader.readLine()) != null; ) {
+            rest.append(line).append('\n');
+        }
+        assertThat(rest.toString()).contains("event: message_stop");
+        assertThat(h.awaitCalls(1).get(0).usage().outputTokens()).isEqualTo(5);
+    }
+
+    @Test
+    void midStreamErrorIsForwardedAndRecorded() throws Exception {
+        h.fake.enqueue(FakeResponse.stream()
+                .messageStart(FakeResponse.usage(100, 1))
+                .text("partial")
+                .messageDelta("end_turn", "{\"output_tokens\":7}")
+                .error("overloaded_error", "Overloaded")
+                .build());
+        HttpResponse<String> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.body()).contains("event: error").contains("overloaded_error");
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(call.status()).isEqualTo("upstream_error");
+        assertThat(call.errorType()).isEqualTo("overloaded_error");
+        assertThat(call.usage().outputTokens()).isEqualTo(7);
+        assertThat(call.cost().nanos()).isPositive();
+    }
+
+    @Test
+    void streamEndingWithoutMessageStopIsAFailureTheCallerIsTold() throws Exception {
+        h.fake.enqueue(FakeResponse.stream()
+                .messageStart(FakeResponse.usage(100, 1))
+                .text("cut")
+                .messageDelta("end_turn", "{\"output_tokens\":3}")
+                .build());
+        HttpResponse<String> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.body()).contains("event: error").contains("ended before message_stop");
+        assertThat(h.awaitCalls(1).get(0).status()).isEqualTo("upstream_error");
+    }
+
+    @Test
+    void callerDisconnectCancelsUpstreamAndUsageSoFarIsStillCosted() throws Exception {
+        CountDownLatch never = new CountDownLatch(1);
+        var stream = FakeResponse.stream()
+                .messageStart(FakeResponse.usage(5000, 1))
+                .text("some", " words")
+                .messageDelta("end_turn", "{\"output_tokens\":30}")
+                .await(never);
+        // A slow tail: the gateway notices the caller is gone on a write, then closes the upstream connection,
+        // which the fake sees on one of its next writes.
+        for (int i = 0; i < 100; i++) {
+            stream.pause(Duration.ofMillis(20)).ping();
+        }
+        h.fake.enqueue(stream.messageStop().build());
+        HttpResponse<InputStream> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
+                HttpResponse.BodyHandlers.ofInputStream());
+        BufferedReader reader = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8));
+        while (true) {
+            String line = reader.readLine();
+            if (line == null || line.contains("message_delta")) {
+                break;
+            }
+        }
+        res.body().close();
+        RecordedRequest upstream = h.fake.takeRequest(WAIT);
+        never.countDown();
+        assertThat(upstream.awaitClientDisconnect(WAIT)).isTrue();
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(call.status()).isEqualTo("client_cancelled");
+        assertThat(call.usage().inputTokens()).isEqualTo(5000);
+        assertThat(call.usage().outputTokens()).isEqualTo(30);
+        // Haiku 4.5: 5,000 x $1 + 30 x $5
+        assertThat(call.cost().toUsdString()).isEqualTo("0.005150000");
+    }
+
+    @Test
+    void retriesHonourRetryAfterThenFallBackBeforeTheFirstByte() {
+        h.fake.enqueue(FakeResponse.error(429, "rate_limit_error", "slow down").withHeader("retry-after-ms", "20"));
+        h.fake.enqueue(FakeResponse.error(529, "overloaded_error", "Overloaded"));
+        h.fake.enqueue(FakeResponse.error(529, "overloaded_error", "Overloaded"));
+        h.fake.enqueue(FakeResponse.message("from the fallback").withUsage(10, 10));
+        try (HttpResponseFor<Message> raw = sdk.messages()
+                .withRawResponse()
+                .create(params("task:synthesis", 100).build())) {
+            assertThat(raw.parse().content().get(0).text().orElseThrow().text()).isEqualTo("from the fallback");
+            assertThat(raw.headers().values("x-tiergate-model")).containsExactly("claude-opus-4-5-20251101");
+        }
+        assertThat(h.fake.takeRequest(WAIT).json().path("model").asText()).isEqualTo("claude-opus-4-6");
+        assertThat(h.fake.takeRequest(WAIT).json().path("model").asText()).isEqualTo("claude-opus-4-6");
+        assertThat(h.fake.takeRequest(WAIT).json().path("model").asText()).isEqualTo("claude-opus-4-6");
+        assertThat(h.fake.takeRequest(WAIT).json().path("model").asText()).isEqualTo("claude-opus-4-5-20251101");
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(call.attempts()).isEqualTo(4);
+        assertThat(call.servedModel()).isEqualTo("claude-opus-4-5-20251101");
+    }
+
+    @Test
+    void connectionResetIsRetried() {
+        h.fake.enqueue(FakeResponse.reset());
+        h.fake.enqueue(FakeResponse.message("ok").withUsage(1, 1));
+        Message m = sdk.messages().create(params("task:classification", 5).build());
+        assertThat(m.content().get(0).text().orElseThrow().text()).isEqualTo("ok");
+        assertThat(h.awaitCalls(1).get(0).attempts()).isEqualTo(2);
+    }
+
+    @Test
+    void exhaustedRetriesGiveTheUpstreamErrorInAnthropicsShape() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            h.fake.enqueue(FakeResponse.error(529, "overloaded_error", "Overloaded"));
+        }
+        HttpResponse<String> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, body("task:extraction", 10)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.statusCode()).isEqualTo(529);
+        assertThat(error(res)).isEqualTo("overloaded_error");
+        assertThat(h.awaitCalls(1).get(0).status()).isEqualTo("upstream_error");
+    }
+
+    @Test
+    void badInputNeverReachesTheUpstream() throws Exception {
+        assertBad(
+                post("/v1/messages", GatewayHarness.KEY, "{\"model\":\"x\", \"max_tokens\": 5,"),
+                400,
+                "invalid_request_error",
+                "not valid JSON");
+        assertBad(
+                post("/v1/messages", GatewayHarness.KEY, "{\"model\":\"x\",\"max_tokens\":5}"),
+                400,
+                "invalid_request_error",
+                "messages");
+        assertBad(
+                post("/v1/messages", GatewayHarness.KEY, "{\"max_tokens\":\"5\",\"messages\":[]}"),
+                400,
+                "invalid_request_error",
+                "max_tokens");
+        assertBad(
+                post("/v1/messages", GatewayHarness.KEY, "{\"stream\":\"yes\",\"messages\":[]}"),
+                400,
+                "invalid_request_error",
+                "stream");
+        assertBad(
+                post("/v1/messages", GatewayHarness.KEY, "{\"messages\":{}}"),
+                400,
+                "invalid_request_error",
+                "messages");
+        assertBad(
+                post("/v1/messages", "wrong-key", body("task:extraction", 5)),
+                401,
+                "authentication_error",
+                "x-api-key");
+        assertBad(
+                HttpRequest.newBuilder(URI.create(h.baseUrl() + "/v1/messages"))
+                        .POST(HttpRequest.BodyPublishers.ofString(body("task:extraction", 5)))
+                        .build(),
+                401,
+                "authentication_error",
+                "key");
+        String huge = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(30_000) + "\"}]}";
+        assertBad(post("/v1/messages", GatewayHarness.KEY, huge), 413, "request_too_large", "20000");
+        assertBad(
+                post("/v1/messages", GatewayHarness.KEY, body("tier:medium", 5)),
+                400,
+                "invalid_request_error",
+                "unknown tier 'medium'");
+        assertBad(
+                post("/v1/messages", GatewayHarness.PASSTHROUGH_KEY, body("gpt-17", 5)),
+                400,
+                "invalid_request_error",
+                "gpt-17");
+        assertThat(h.fake.requestCount()).isZero();
+        // Policy refusals of a known key are in the record, at zero cost.
+        assertThat(h.calls).allSatisfy(c -> assertThat(c.cost().nanos()).isZero());
+    }
+
+    @Test
+    void concreteModelIsHonouredOnlyForKeysThatAllowIt() throws Exception {
+        h.fake.setDefault(FakeResponse.message("hi").withUsage(1, 1));
+        http.send(
+                post("/v1/messages", GatewayHarness.KEY, body("claude-opus-4-6", 50)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(h.fake.takeRequest(WAIT).json().path("model").asText())
+                .as("routed by task type (unclassified -> small), the concrete model ignored")
+                .isEqualTo("claude-haiku-4-5-20251001");
+        http.send(
+                post("/v1/messages", GatewayHarness.PASSTHROUGH_KEY, body("claude-opus-4-6", 50)),
+                HttpResponse.BodyHandlers.ofString());
+        RecordedRequest passed = h.fake.takeRequest(WAIT);
+        assertThat(passed.json().path("model").asText()).isEqualTo("claude-opus-4-6");
+        assertThat(passed.json().path("max_tokens").asLong()).isEqualTo(50);
+    }
+
+    @Test
+    void upstreamAuthFailureIsTheGatewaysProblemAndLeaksNothing() throws Exception {
+        h.fake.enqueue(
+                FakeResponse.error(401, "authentication_error", "invalid x-api-key " + GatewayHarness.UPSTREAM_SECRET));
+        HttpResponse<String> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, body("task:extraction", 10)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.statusCode()).isEqualTo(502);
+        assertThat(error(res)).isEqualTo("api_error");
+        assertThat(res.body()).doesNotContain(GatewayHarness.UPSTREAM_SECRET);
+    }
+
+    @Test
+    void secretsNeverAppearInResponsesOrRecords() throws Exception {
+        h.fake.setDefault(FakeResponse.message("fine").withUsage(3, 3));
+        HttpResponse<String> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, body("task:extraction", 10)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.body()).doesNotContain(GatewayHarness.UPSTREAM_SECRET).doesNotContain(GatewayHarness.KEY);
+        assertThat(res.headers().map().toString())
+                .doesNotContain(GatewayHarness.UPSTREAM_SECRET)
+                .doesNotContain(GatewayHarness.KEY);
+        String logged = CallRecorder.toJson(JSON, h.awaitCalls(1).get(0));
+        assertThat(logged).doesNotContain(GatewayHarness.UPSTREAM_SECRET).doesNotContain(GatewayHarness.KEY);
+        assertThat(logged).contains("\"key\":\"agents\"");
+    }
+
+    @Test
+    void countTokensIsForwardedWithTheRoutedModel() throws Exception {
+        h.fake.enqueueCountTokens(FakeResponse.tokenCount(2095));
+        HttpResponse<String> res = http.send(
+                post(
+                        "/v1/messages/count_tokens",
+                        GatewayHarness.KEY,
+                        "{\"model\":\"task:synthesis\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(res.body()).path("input_tokens").asLong()).isEqualTo(2095);
+        RecordedRequest upstream = h.fake.takeRequest(WAIT);
+        assertThat(upstream.path()).isEqualTo("/v1/messages/count_tokens");
+        assertThat(upstream.json().path("model").asText()).isEqualTo("claude-opus-4-6");
+        assertThat(upstream.json().has("max_tokens")).isFalse();
+    }
+
+    @Test
+    void healthAndPrometheusMetrics() throws Exception {
+        h.fake.setDefault(FakeResponse.message("m").withUsage(10, 10));
+        http.send(
+                post("/v1/messages", GatewayHarness.KEY, body("task:extraction", 10)),
+                HttpResponse.BodyHandlers.ofString());
+        h.awaitCalls(1);
+        HttpResponse<String> health = http.send(
+                HttpRequest.newBuilder(URI.create(h.baseUrl() + "/healthz")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(health.statusCode()).isEqualTo(200);
+        String metrics = http.send(
+                        HttpRequest.newBuilder(URI.create(h.baseUrl() + "/metrics"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
+        assertThat(metrics)
+                .contains("tiergate_requests_total{")
+                .contains("task_type=\"extraction\"")
+                .contains("gen_ai_client_token_usage")
+                .contains("gen_ai_client_operation_duration_seconds")
+                .contains("tiergate_cost_usd_total");
+    }
+
+    @Test
+    void unknownRoutesAnswerInAnthropicsShape() throws Exception {
+        HttpResponse<String> res = http.send(
+                HttpRequest.newBuilder(URI.create(h.baseUrl() + "/v1/complete"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.statusCode()).isEqualTo(404);
+        assertThat(error(res)).isEqualTo("not_found_error");
+    }
+
+    private void assertBad(HttpRequest request, int status, String type, String messagePart) throws Exception {
+        HttpResponse<String> res = http.send(request, HttpResponse.BodyHandlers.ofString());
+        assertThat(res.statusCode()).as(res.body()).isEqualTo(status);
+        JsonNode err = JSON.readTree(res.body());
+        assertThat(err.path("type").asText()).isEqualTo("error");
+        assertThat(err.path("error").path("type").asText()).isEqualTo(type);
+        assertThat(err.path("error").path("message").asText()).contains(messagePart);
+    }
+
+    private static String error(HttpResponse<String> res) throws Exception {
+        return JSON.readTree(res.body()).path("error").path("type").asText();
+    }
+
+    private HttpRequest post(String path, String key, String body) {
+        return HttpRequest.newBuilder(URI.create(h.baseUrl() + path))
+                .header("authorization", "Bearer " + key)
+                .header("anthropic-version", "2023-06-01")
+                .header("content-type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build();
+    }
+
+    private static String body(String model, long maxTokens) {
+        return "{\"model\":\"" + model + "\",\"max_tokens\":" + maxTokens
+                + ",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+    }
+
+    private static String streamBody(String model, long maxTokens) {
+        return "{\"model\":\"" + model + "\",\"max_tokens\":" + maxTokens
+                + ",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
+    }
+}
