@@ -11,21 +11,31 @@ import dev.tiergate.calibration.Decision;
 import dev.tiergate.calibration.Estimate;
 import dev.tiergate.calibration.Evidence;
 import dev.tiergate.calibration.TaskTypeCalibration;
+import dev.tiergate.config.ConfigException;
+import dev.tiergate.config.ConfigProblem;
+import dev.tiergate.policy.Policy;
+import dev.tiergate.pricing.ModelCatalog;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -39,7 +49,7 @@ import picocli.CommandLine.Spec;
                     + " margin epsilon at the given one-sided confidence (paired comparison on the same items),"
                     + " and flags task types whose current model is measurably worse than another"
                     + " (under-classification).",
-            "Costs are estimates from the evidence file."
+            "Costs are estimates from the evidence file, or the model catalog's list prices where it gives none."
         })
 final class CalibrateCommand implements Callable<Integer> {
 
@@ -51,23 +61,27 @@ final class CalibrateCommand implements Callable<Integer> {
             names = "--evidence",
             required = true,
             paramLabel = "FILE",
-            description = "Evidence CSV: item_id,task_type,model,score,input_tokens,output_tokens,cost_usd.")
+            description = "Evidence CSV: item_id,task_type,model,score,input_tokens,output_tokens,cost_usd; an empty"
+                    + " cost_usd is priced from the token counts at the model catalog's list prices.")
     Path evidence = Path.of("");
 
     @Option(
             names = "--policy",
             paramLabel = "FILE",
-            description = "Policy file giving each task type's current model (needs the policy loader; until it is"
-                    + " wired in, use --current).")
+            description = "Policy file: each task type's current model is the model of its tier; evidence task types"
+                    + " the policy lacks use the default tier's model, or are skipped without one.")
     @Nullable
     Path policy;
 
     @Option(
             names = "--current",
             paramLabel = "MODEL",
-            description = "The model every task type uses today; required without --policy.")
+            description = "The model every task type uses today; instead of --policy.")
     @Nullable
     String current;
+
+    @Mixin
+    CatalogOption catalog = new CatalogOption();
 
     @Option(
             names = "--epsilon",
@@ -90,7 +104,9 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(
             names = "--write-policy",
             paramLabel = "OUT",
-            description = "Write the recommendations as a YAML fragment of task_types entries with model overrides.")
+            description = "With --policy: write the policy with every switched task type moved to a tier of its"
+                    + " recommended model, the evidence as comments. With --current: write a YAML fragment of"
+                    + " task_types entries with model overrides, to review and merge by hand.")
     @Nullable
     Path writePolicy;
 
@@ -103,50 +119,116 @@ final class CalibrateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Criteria criteria = EvidenceInput.criteria(epsilon, confidence, minSamples);
-        Evidence ev = EvidenceInput.load(evidence);
-        Map<String, String> currentByType = currentModels(ev);
-        List<TaskTypeCalibration> results = Calibration.run(ev, currentByType, criteria);
+        if (policy != null && current != null) {
+            throw new CliException("give either --policy FILE or --current MODEL, not both (--policy " + policy
+                    + ", --current " + current + ")");
+        }
+        ModelCatalog models = catalog.load();
+        Evidence ev = EvidenceInput.load(evidence, models);
+        Optional<Policy> routing = Optional.ofNullable(policy).map(p -> loadPolicy(p, models));
+        CalibratedPolicy.Plan plan =
+                routing.map(p -> CalibratedPolicy.plan(ev, p, models)).orElseGet(() -> currentForAll(ev));
+        List<TaskTypeCalibration> results = Calibration.run(ev, plan.currentModels(), criteria);
+        Optional<CalibratedPolicy.Written> written = Optional.empty();
+        if (writePolicy != null && routing.isPresent()) {
+            written = Optional.of(CalibratedPolicy.write(
+                    routing.get(),
+                    plan,
+                    results,
+                    models,
+                    today(),
+                    header(criteria, routing),
+                    evidenceComments(results, criteria)));
+        }
         PrintWriter out = out();
         switch (format) {
-            case table -> out.print(table(results, criteria));
-            case json -> out.println(EvidenceInput.json(json(results, criteria)));
+            case table -> out.print(table(results, criteria) + policyNotes(plan, routing, written));
+            case json -> out.println(EvidenceInput.json(json(results, criteria, plan, routing, written)));
         }
         if (writePolicy != null) {
+            String text =
+                    written.map(CalibratedPolicy.Written::yaml).orElseGet(() -> policyFragment(results, criteria));
             try {
-                Files.writeString(writePolicy, policyFragment(results, criteria), StandardCharsets.UTF_8);
+                Files.writeString(writePolicy, text, StandardCharsets.UTF_8);
             } catch (IOException e) {
                 throw new CliException("cannot write " + writePolicy + ": " + e.getMessage());
             }
             if (format == EvidenceInput.Format.table) {
-                out.println("Wrote suggested task_types overrides to " + writePolicy);
+                out.println(
+                        written.isPresent()
+                                ? "Wrote the calibrated policy to " + writePolicy
+                                        + " (check it with: tiergate policy check " + writePolicy + ")"
+                                : "Wrote suggested task_types overrides to " + writePolicy);
             }
         }
         out.flush();
         return 0;
     }
 
-    /**
-     * Each task type's current model. This is the policy-integration point: once the policy loader is on main,
-     * {@code --policy} maps every task type to the model its tier routes to today, and the rest stays as is.
-     */
-    private Map<String, String> currentModels(Evidence ev) {
-        if (policy != null) {
-            throw new CliException("--policy " + policy + ": reading policy files is not wired into calibrate yet;"
-                    + " pass --current MODEL");
+    private static LocalDate today() {
+        return LocalDate.now(Clock.systemUTC());
+    }
+
+    private static Policy loadPolicy(Path file, ModelCatalog models) {
+        try {
+            return PolicyCommand.loadPolicy(file, models);
+        } catch (ConfigException e) {
+            throw new CliException("invalid policy:\n"
+                    + e.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
+        } catch (UncheckedIOException e) {
+            throw new CliException(String.valueOf(e.getMessage()));
         }
-        if (current == null) {
+    }
+
+    /** Without a policy: every evidence task type against {@code --current}. */
+    private CalibratedPolicy.Plan currentForAll(Evidence ev) {
+        String model = current;
+        if (model == null) {
             throw new CliException("calibrate needs the current model: pass --current MODEL (or --policy FILE)."
                     + " Models in " + evidence + ": " + String.join(", ", ev.models()));
         }
-        if (!ev.models().contains(current)) {
-            throw new CliException("--current " + current + ": no such model in " + evidence + "; models: "
+        if (!ev.models().contains(model)) {
+            throw new CliException("--current " + model + ": no such model in " + evidence + "; models: "
                     + String.join(", ", ev.models()));
         }
-        Map<String, String> map = new TreeMap<>();
+        Map<String, CalibratedPolicy.Current> map = new TreeMap<>();
         for (String type : ev.taskTypes()) {
-            map.put(type, current);
+            map.put(type, new CalibratedPolicy.Current(type, "", model, false));
         }
-        return map;
+        return new CalibratedPolicy.Plan(map, List.of(), List.of());
+    }
+
+    /** With a policy: where current models came from, what was skipped, and what the written policy changed. */
+    private static String policyNotes(
+            CalibratedPolicy.Plan plan, Optional<Policy> routing, Optional<CalibratedPolicy.Written> written) {
+        if (routing.isEmpty()) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(
+                "%nCurrent models from policy %s:%n", routing.get().source()));
+        new TreeMap<>(plan.current())
+                .values()
+                .forEach(c -> sb.append(String.format(
+                        Locale.ROOT,
+                        "  %s: tier '%s' (%s)%s%n",
+                        c.taskType(),
+                        c.tier(),
+                        c.model(),
+                        c.viaDefaultTier() ? ", the default tier: the policy does not list this task type" : "")));
+        for (CalibratedPolicy.Skipped s : plan.skipped()) {
+            sb.append(String.format("  %s: skipped, %s%n", s.taskType(), s.reason()));
+        }
+        if (!plan.policyTypesWithoutEvidence().isEmpty()) {
+            sb.append("  not calibrated, no evidence: ")
+                    .append(String.join(", ", plan.policyTypesWithoutEvidence()))
+                    .append('\n');
+        }
+        written.ifPresent(w -> {
+            sb.append(String.format("%nWritten policy:%n"));
+            w.changes().forEach(ch -> sb.append(String.format("  %s: %s%n", ch.taskType(), ch.text())));
+        });
+        return sb.toString();
     }
 
     private PrintWriter out() {
@@ -242,9 +324,15 @@ final class CalibrateCommand implements Callable<Integer> {
         return num(e.mean()) + " [" + num(e.low()) + "," + num(e.high()) + "]";
     }
 
-    private Map<String, Object> json(List<TaskTypeCalibration> results, Criteria c) {
+    private Map<String, Object> json(
+            List<TaskTypeCalibration> results,
+            Criteria c,
+            CalibratedPolicy.Plan plan,
+            Optional<Policy> routing,
+            Optional<CalibratedPolicy.Written> written) {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("evidence", evidence.toString());
+        routing.ifPresent(p -> root.put("policy", p.source()));
         root.put("epsilon", c.epsilon());
         root.put("confidence", c.confidence());
         root.put("min_samples", c.minSamples());
@@ -254,6 +342,17 @@ final class CalibrateCommand implements Callable<Integer> {
             Map<String, Object> t = new LinkedHashMap<>();
             t.put("type", r.taskType());
             t.put("current_model", r.currentModel());
+            if (routing.isPresent()) {
+                CalibratedPolicy.Current cur = plan.current().get(r.taskType());
+                if (cur != null) {
+                    t.put("current_tier", cur.tier());
+                    t.put("via_default_tier", cur.viaDefaultTier());
+                }
+            }
+            written.flatMap(w -> w.changes().stream()
+                            .filter(ch -> ch.taskType().equals(r.taskType()))
+                            .findFirst())
+                    .ifPresent(ch -> t.put("written_policy", ch.text()));
             t.put("recommended_model", r.recommendedModel());
             t.put("decision", r.decision() instanceof Decision.Switch ? "switch" : "keep");
             t.put("reason", reason(r));
@@ -269,6 +368,17 @@ final class CalibrateCommand implements Callable<Integer> {
             types.add(t);
         }
         root.put("task_types", types);
+        if (routing.isPresent()) {
+            List<Object> skipped = new ArrayList<>();
+            for (CalibratedPolicy.Skipped sk : plan.skipped()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("type", sk.taskType());
+                m.put("reason", sk.reason());
+                skipped.add(m);
+            }
+            root.put("skipped", skipped);
+            root.put("policy_types_without_evidence", plan.policyTypesWithoutEvidence());
+        }
         return root;
     }
 
@@ -300,43 +410,57 @@ final class CalibrateCommand implements Callable<Integer> {
         return m;
     }
 
-    private static final Pattern PLAIN_YAML = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_./-]*");
+    private static final Pattern PLAIN_YAML = Pattern.compile("[A-Za-z][A-Za-z0-9_./-]*");
+    private static final Pattern YAML_WORDS = Pattern.compile("(?i)null|true|false|yes|no|on|off|y|n");
 
-    /** A YAML scalar: plain when safe, else double-quoted with escapes. */
+    /** A YAML scalar that reads back as this string: plain when safe, else double-quoted with escapes. */
     static String yamlScalar(String s) {
-        if (PLAIN_YAML.matcher(s).matches()) {
+        if (PLAIN_YAML.matcher(s).matches() && !YAML_WORDS.matcher(s).matches()) {
             return s;
         }
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+        return "\""
+                + s.replace("\\", "\\\\")
+                        .replace("\"", "\\\"")
+                        .replace("\n", "\\n")
+                        .replace("\r", "\\r")
+                        .replace("\t", "\\t")
+                + "\"";
     }
 
-    /**
-     * The suggested policy: a {@code task_types:} fragment with one {@code model:} override per task type and the
-     * evidence as comments, for a human to review and merge into the policy file.
-     */
-    private String policyFragment(List<TaskTypeCalibration> results, Criteria c) {
-        StringBuilder sb = new StringBuilder();
-        sb.append("# Suggested by `tiergate calibrate` from ")
-                .append(evidence.toString().replace('\n', ' '))
-                .append('\n');
-        sb.append(String.format(
+    /** Comment lines (without {@code #}) opening a written policy or fragment. */
+    private List<String> header(Criteria c, Optional<Policy> routing) {
+        List<String> lines = new ArrayList<>();
+        lines.add(routing.map(p -> "Calibrated by `tiergate calibrate` from policy " + p.source() + " and evidence ")
+                        .orElse("Suggested by `tiergate calibrate` from ")
+                + evidence);
+        lines.add(String.format(
                 Locale.ROOT,
-                "# margin %s, one-sided confidence %s, min-samples %d. Review before merging into your policy.%n",
+                "margin %s, one-sided confidence %s, min-samples %d. Review before %s.",
                 c.epsilon(),
                 c.confidence(),
-                c.minSamples()));
-        sb.append("# Savings are per call; ").append(EvidenceInput.COST_NOTE).append(".\n");
-        sb.append("task_types:\n");
+                c.minSamples(),
+                routing.isPresent() ? "deploying" : "merging into your policy"));
+        lines.add("Savings are per call; " + EvidenceInput.COST_NOTE + ".");
+        if (routing.isPresent()) {
+            lines.add("Regenerated from the loaded policy: the original's comments, layout and any `models:`"
+                    + " section are not carried over.");
+        }
+        return lines;
+    }
+
+    /** Per task type, the evidence behind its decision as comment lines (without {@code #}). */
+    private static Map<String, List<String>> evidenceComments(List<TaskTypeCalibration> results, Criteria c) {
+        Map<String, List<String>> byType = new LinkedHashMap<>();
         for (TaskTypeCalibration r : results) {
-            sb.append("  ").append(yamlScalar(r.taskType())).append(":\n");
+            List<String> lines = new ArrayList<>();
             Estimate q = r.currentQuality();
             var rec = r.recommendation();
             if (rec.isPresent()) {
                 Comparison x = rec.get();
-                sb.append(String.format(
+                lines.add(String.format(
                         Locale.ROOT,
-                        "    # switch from %s: quality %s vs %s on n=%d paired items, difference %s (one-sided lower"
-                                + " bound %s > -%s); saving %s per call (%s -> %s USD)%n",
+                        "switch from %s: quality %s vs %s on n=%d paired items, difference %s (one-sided lower"
+                                + " bound %s > -%s); saving %s per call (%s -> %s USD)",
                         r.currentModel(),
                         num(x.quality().mean()),
                         num(x.currentQuality().mean()),
@@ -348,9 +472,9 @@ final class CalibrateCommand implements Callable<Integer> {
                         x.currentCostPerCall().toUsdString(),
                         x.costPerCall().toUsdString()));
             } else {
-                sb.append(String.format(
+                lines.add(String.format(
                         Locale.ROOT,
-                        "    # keep %s (%s): quality %s [%s, %s], n=%d%n",
+                        "keep %s (%s): quality %s [%s, %s], n=%d",
                         r.currentModel(),
                         reason(r),
                         num(q.mean()),
@@ -359,16 +483,35 @@ final class CalibrateCommand implements Callable<Integer> {
                         q.n()));
             }
             for (Comparison b : r.measurablyBetter()) {
-                sb.append(String.format(
+                lines.add(String.format(
                         Locale.ROOT,
-                        "    # UNDER-CLASSIFIED: %s scores %s vs %s (n=%d, lower bound of the gain %s); consider"
-                                + " a stronger tier%n",
+                        "UNDER-CLASSIFIED: %s scores %s vs %s (n=%d, lower bound of the gain %s); consider"
+                                + " a stronger tier",
                         b.model(),
                         num(b.quality().mean()),
                         num(b.currentQuality().mean()),
                         b.pairedItems(),
                         num(b.differenceLowerBound())));
             }
+            byType.put(r.taskType(), lines);
+        }
+        return byType;
+    }
+
+    /**
+     * The suggested policy without {@code --policy}: a {@code task_types:} fragment with one {@code model:}
+     * override per task type and the evidence as comments, for a human to review and merge into the policy file.
+     */
+    private String policyFragment(List<TaskTypeCalibration> results, Criteria c) {
+        StringBuilder sb = new StringBuilder();
+        header(c, Optional.empty())
+                .forEach(line -> sb.append("# ").append(line.replace('\n', ' ')).append('\n'));
+        sb.append("task_types:\n");
+        Map<String, List<String>> comments = evidenceComments(results, c);
+        for (TaskTypeCalibration r : results) {
+            sb.append("  ").append(yamlScalar(r.taskType())).append(":\n");
+            comments.getOrDefault(r.taskType(), List.of())
+                    .forEach(line -> sb.append("    # ").append(line).append('\n'));
             sb.append("    model: ").append(yamlScalar(r.recommendedModel())).append('\n');
         }
         return sb.toString();

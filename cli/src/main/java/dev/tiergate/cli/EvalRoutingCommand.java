@@ -22,6 +22,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -36,7 +37,7 @@ import picocli.CommandLine.Spec;
                     + " the quality and cost of: all-frontier, all-cheapest, random, calibrated, oracle-per-type"
                     + " and oracle-per-query, with paired intervals for the saving and quality difference vs"
                     + " all-frontier.",
-            "Costs are estimates from the evidence file."
+            "Costs are estimates from the evidence file, or the model catalog's list prices where it gives none."
         })
 final class EvalRoutingCommand implements Callable<Integer> {
 
@@ -44,8 +45,16 @@ final class EvalRoutingCommand implements Callable<Integer> {
     @Nullable
     CommandSpec spec;
 
-    @Option(names = "--evidence", required = true, paramLabel = "FILE", description = "Evidence CSV.")
+    @Option(
+            names = "--evidence",
+            required = true,
+            paramLabel = "FILE",
+            description = "Evidence CSV: item_id,task_type,model,score,input_tokens,output_tokens,cost_usd; an empty"
+                    + " cost_usd is priced from the token counts at the model catalog's list prices.")
     Path evidence = Path.of("");
+
+    @Mixin
+    CatalogOption catalog = new CatalogOption();
 
     @Option(
             names = "--frontier",
@@ -104,7 +113,7 @@ final class EvalRoutingCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CliException(String.valueOf(e.getMessage()));
         }
-        Evidence ev = EvidenceInput.load(evidence);
+        Evidence ev = EvidenceInput.load(evidence, catalog.load());
         if (!ev.models().contains(frontier)) {
             throw new CliException("--frontier " + frontier + ": no such model in " + evidence + "; models: "
                     + String.join(", ", ev.models()));

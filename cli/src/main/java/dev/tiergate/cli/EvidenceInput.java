@@ -7,6 +7,7 @@ import dev.tiergate.calibration.CallPricer;
 import dev.tiergate.calibration.Criteria;
 import dev.tiergate.calibration.Evidence;
 import dev.tiergate.calibration.EvidenceException;
+import dev.tiergate.pricing.ModelCatalog;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
@@ -20,22 +21,22 @@ import picocli.CommandLine.Model.CommandSpec;
 final class EvidenceInput {
 
     /** Says where costs come from; printed with every cost the calibration commands report. */
-    static final String COST_NOTE = "costs are estimates: sums of the evidence file's cost_usd"
-            + " (list prices x token counts, which may themselves be estimates)";
+    static final String COST_NOTE = "costs are estimates: sums of the evidence file's cost_usd, or where it is"
+            + " empty the catalog's standard list prices x token counts (which may themselves be estimates)";
 
     private EvidenceInput() {}
 
     /**
-     * Loads an evidence file. Rows with an empty {@code cost_usd} need a price: the catalog-backed {@link
-     * CallPricer} is wired in on main together with the model catalog; until then no price is known, so such rows
-     * are reported as errors with their line.
+     * Loads an evidence file. Rows with an empty {@code cost_usd} are priced from token counts at {@code catalog}'s
+     * standard list prices ({@link CallPricer#fromCatalog}); a row of a model the catalog lacks must give its cost,
+     * else it is reported as an error with its line.
      */
-    static Evidence load(Path file) {
+    static Evidence load(Path file, ModelCatalog catalog) {
         if (!Files.isRegularFile(file)) {
             throw new CliException("evidence file " + file + " does not exist or is not a file");
         }
         try {
-            return Evidence.read(file, CallPricer.NONE);
+            return Evidence.read(file, CallPricer.fromCatalog(catalog));
         } catch (EvidenceException e) {
             throw new CliException(String.valueOf(e.getMessage()));
         } catch (UncheckedIOException e) {

@@ -1,5 +1,6 @@
 package dev.tiergate.calibration;
 
+import dev.tiergate.RouterException;
 import dev.tiergate.pricing.Money;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,7 +25,7 @@ import java.util.TreeSet;
  *
  * <p>The file format is CSV with the header {@code item_id,task_type,model,score,input_tokens,output_tokens,cost_usd}
  * (columns in any order; extra columns are ignored). {@code cost_usd} may be empty when a {@link CallPricer} knows
- * the model's price. Loading is all or nothing: every problem in the file is collected and reported in one {@link
+ * the model's price (see {@link CallPricer#fromCatalog}). Loading is all or nothing: every problem in the file is collected and reported in one {@link
  * EvidenceException}.
  *
  * <p>Immutable and thread-safe. Iteration orders (task types, models, items) are sorted, so everything computed
@@ -150,7 +151,14 @@ public final class Evidence {
             if (problems.size() > before) {
                 continue;
             }
-            Optional<Money> priced = given.isPresent() ? given : pricer.cost(model, input, output);
+            Optional<Money> priced;
+            try {
+                priced = given.isPresent() ? given : pricer.cost(model, input, output);
+            } catch (RouterException | ArithmeticException e) {
+                problems.add(where + "cannot price " + input + " input and " + output + " output tokens of model '"
+                        + model + "': " + e.getMessage());
+                continue;
+            }
             if (priced.isEmpty()) {
                 problems.add(where + "cost_usd is empty and no price is known for model '" + model
                         + "'; give cost_usd or use a model from the catalog");

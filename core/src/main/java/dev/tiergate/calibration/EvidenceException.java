@@ -1,12 +1,14 @@
 package dev.tiergate.calibration;
 
+import dev.tiergate.RouterException;
 import java.util.List;
 
 /**
  * An evidence file is invalid. The message lists problems as {@code FILE:LINE: problem}, at most {@value
- * #MAX_LISTED} of them followed by a count of the rest; {@link #problems()} has them all.
+ * #MAX_LISTED} of them followed by a count of the rest; {@link #problems()} has them all. Part of the {@link
+ * RouterException} family.
  */
-public final class EvidenceException extends IllegalArgumentException {
+public final class EvidenceException extends RouterException {
     private static final long serialVersionUID = 1L;
 
     /** How many problems the message lists before summarising the rest. */

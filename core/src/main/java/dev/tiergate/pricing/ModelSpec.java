@@ -20,7 +20,8 @@ import java.util.Set;
  * @param bands price bands, ascending by threshold; the highest band whose threshold the prompt exceeds applies
  * @param speedMultipliers price multipliers per {@code speed} value other than standard (e.g. {@code fast: 6})
  * @param tokenizerFactor how many more tokens this model's tokenizer counts than the classic Claude tokenizer
- *     (1.3 for the newer tokenizer of Claude 4.7+ and Haiku 5.5); input estimates are scaled by it
+ *     (1 for the classic one; 1.35 for the newer tokenizer of Claude 4.7+, the 5.x models and Haiku 5.5); input
+ *     estimates are scaled by it, see {@code dev.tiergate.messages.TokenizerFamily.forModel}
  * @param unconfirmed names of fields whose value is third-party only or disputed
  * @param source where the values come from
  */
