@@ -16,6 +16,8 @@ import picocli.CommandLine.Command;
             RouteCommand.class,
             ModelsCommand.class,
             CostCommand.class,
+            ServeCommand.class,
+            HashKeyCommand.class,
             CalibrateCommand.class,
             EvalRoutingCommand.class
         })

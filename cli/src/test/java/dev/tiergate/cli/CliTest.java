@@ -138,6 +138,44 @@ class CliTest {
     }
 
     @Test
+    void serveRefusesAnInvalidConfigListingEveryProblemWithItsPolicys() throws IOException {
+        write("policy.yaml", "tiers:\n  small: { model: gpt-17 }\n");
+        Path config = write(
+                "tiergate.yaml",
+                "listen: { port: 70000 }\npolicy: policy.yaml\nkeys:\n  - name: a\n    sha256: abc\nupstream: { base_url: ftp://x }\n");
+        Run r = run("serve", "--config", config.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err())
+                .contains("tiergate.yaml:1:")
+                .contains("listen.port must be between 0 and 65535")
+                .contains("sha256 must be 64 hex digits")
+                .contains("base_url must be an http or https URL")
+                .contains("policy.yaml:2:")
+                .contains("'gpt-17' is not in the model catalog");
+    }
+
+    @Test
+    void hashKeyGeneratesAKeyAndItsHash() {
+        Run r = run("hash-key", "--generate");
+        assertThat(r.exit()).isZero();
+        String key = r.out()
+                .lines()
+                .filter(l -> l.startsWith("key:"))
+                .findFirst()
+                .orElseThrow()
+                .substring(4)
+                .strip();
+        String hash = r.out()
+                .lines()
+                .filter(l -> l.startsWith("sha256:"))
+                .findFirst()
+                .orElseThrow()
+                .substring(7)
+                .strip();
+        assertThat(hash).isEqualTo(dev.tiergate.gateway.ApiKeys.sha256Hex(key)).hasSize(64);
+    }
+
+    @Test
     void everyCommandHasHelp() {
         for (String[] cmd : new String[][] {
             {"--help"},
@@ -145,7 +183,9 @@ class CliTest {
             {"policy", "check", "--help"},
             {"route", "--help"},
             {"models", "--help"},
-            {"cost", "--help"}
+            {"cost", "--help"},
+            {"serve", "--help"},
+            {"hash-key", "--help"}
         }) {
             Run r = run(cmd);
             assertThat(r.exit()).as(String.join(" ", cmd)).isZero();
