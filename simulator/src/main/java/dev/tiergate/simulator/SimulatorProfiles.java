@@ -263,7 +263,9 @@ public record SimulatorProfiles(Map<String, Model> models, Model defaultModel, M
         Model defaultModel = base != null ? base.defaultModel() : null;
         Optional<YamlNode> defaultNode = r.get("default");
         if (defaultNode.isPresent()) {
-            defaultModel = readModel("default", defaultNode.get(), defaultModel, problems);
+            Model read = readModel("default", defaultNode.get(), defaultModel, problems);
+            // On a problem keep the base default, so model entries are not blamed for it as well.
+            defaultModel = read != null ? read : defaultModel;
         } else if (base == null) {
             problems.add(r, "the simulator profiles need `default:`");
         }
