@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             ModelsCommand.class,
             CostCommand.class,
             CalibrateCommand.class,
+            SimulateUpstreamCommand.class,
             EvalRoutingCommand.class
         })
 public final class Main {
