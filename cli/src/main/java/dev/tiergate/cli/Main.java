@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             ServeCommand.class,
             HashKeyCommand.class,
             CalibrateCommand.class,
+            SimulateUpstreamCommand.class,
             EvalRoutingCommand.class
         })
 public final class Main {
