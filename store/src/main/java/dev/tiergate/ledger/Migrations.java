@@ -19,17 +19,22 @@ final class Migrations {
     /** Every migration, oldest first; never edit one that has shipped, add the next. */
     static final List<String> ALL = List.of("V1__ledger");
 
+    /** Arbitrary, fixed: the advisory lock that serialises migrations across instances ("tiergate" in ASCII). */
+    private static final long POSTGRES_LOCK_KEY = 0x7469657267617465L;
+
     private Migrations() {}
 
-    static void apply(Database db) {
-        db.write(tx -> {
+    /** Brings the schema up to date; returns how many migrations were applied. */
+    static int apply(Database db) {
+        return db.write(tx -> {
             try (Statement s = tx.connection().createStatement()) {
+                if (db.dialect() == Dialect.POSTGRESQL) {
+                    // instances starting at once: the others wait here (until commit), then find nothing to do;
+                    // taken before CREATE TABLE IF NOT EXISTS, which itself races on PostgreSQL
+                    s.execute("SELECT pg_advisory_xact_lock(" + POSTGRES_LOCK_KEY + ")");
+                }
                 s.execute("CREATE TABLE IF NOT EXISTS schema_version ("
                         + "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)");
-                if (db.dialect() == Dialect.POSTGRESQL) {
-                    // two instances starting at once: the second waits here, then sees the versions applied
-                    s.execute("LOCK TABLE schema_version IN EXCLUSIVE MODE");
-                }
             }
             int current;
             try (Statement s = tx.connection().createStatement();
@@ -41,8 +46,7 @@ final class Migrations {
                 throw new LedgerException("the ledger schema is at version " + current
                         + ", newer than this Tiergate knows (" + ALL.size() + "); upgrade Tiergate");
             }
-            int v = current + 1;
-            for (; v <= ALL.size(); v++) {
+            for (int v = current + 1; v <= ALL.size(); v++) {
                 String name = ALL.get(v - 1);
                 try (Statement s = tx.connection().createStatement()) {
                     for (String sql : statements(db.dialect(), name)) {
@@ -57,7 +61,7 @@ final class Migrations {
                     ps.executeUpdate();
                 }
             }
-            return v;
+            return ALL.size() - current;
         });
     }
 

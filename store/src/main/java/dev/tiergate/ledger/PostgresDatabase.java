@@ -52,6 +52,11 @@ final class PostgresDatabase implements Database {
                 Statement s = c.createStatement()) {
             // the schema name is checked to be a plain identifier by PostgresSettings
             s.execute("CREATE SCHEMA IF NOT EXISTS " + settings.schema());
+        } catch (SQLException e) {
+            // IF NOT EXISTS is not atomic: an instance starting at the same moment may have created it
+            if (!"23505".equals(e.getSQLState()) && !"42P06".equals(e.getSQLState())) {
+                throw e;
+            }
         }
     }
 
