@@ -7,7 +7,7 @@ import java.time.Instant;
  * Something about budgets worth an alert or an audit line, written in the same transaction as the spend it is
  * about.
  *
- * @param seq position in the event log, increasing
+ * @param seq position in the event log, increasing; 0 in events returned by settle and recovery (not read back)
  * @param at when it happened
  * @param kind what happened
  * @param budget the budget concerned; empty if none
