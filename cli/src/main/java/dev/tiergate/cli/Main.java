@@ -15,7 +15,9 @@ import picocli.CommandLine.Command;
             PolicyCommand.class,
             RouteCommand.class,
             ModelsCommand.class,
-            CostCommand.class
+            CostCommand.class,
+            BudgetsCommand.class,
+            SpendCommand.class
         })
 public final class Main {
 
