@@ -20,7 +20,9 @@ import picocli.CommandLine.Command;
             HashKeyCommand.class,
             CalibrateCommand.class,
             SimulateUpstreamCommand.class,
-            EvalRoutingCommand.class
+            EvalRoutingCommand.class,
+            BudgetsCommand.class,
+            SpendCommand.class
         })
 public final class Main {
 

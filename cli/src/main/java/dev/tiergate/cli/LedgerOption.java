@@ -1,0 +1,54 @@
+package dev.tiergate.cli;
+
+import dev.tiergate.ledger.Ledger;
+import dev.tiergate.ledger.PostgresSettings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Option;
+
+/** Where the ledger is: a SQLite file (default) or a PostgreSQL database; the password comes from the environment. */
+final class LedgerOption {
+    /** The instance id of the CLI; it reads and never reserves, so it owns no leases. */
+    static final String INSTANCE = "cli";
+
+    @Option(names = "--db", paramLabel = "FILE", description = "SQLite ledger file (default: ${DEFAULT-VALUE}).")
+    Path db = Path.of("tiergate.db");
+
+    @Option(
+            names = "--postgres",
+            paramLabel = "JDBC_URL",
+            description = "Read a PostgreSQL ledger instead, e.g. jdbc:postgresql://db:5432/tiergate.")
+    @Nullable
+    String postgresUrl;
+
+    @Option(names = "--postgres-user", paramLabel = "USER", description = "Default: ${DEFAULT-VALUE}.")
+    String postgresUser = "tiergate";
+
+    @Option(
+            names = "--postgres-password-env",
+            paramLabel = "VAR",
+            description = "Environment variable holding the password (default: ${DEFAULT-VALUE}); never pass it"
+                    + " on the command line.")
+    String passwordVariable = "TIERGATE_DB_PASSWORD";
+
+    @Option(names = "--postgres-schema", paramLabel = "SCHEMA", description = "Default: ${DEFAULT-VALUE}.")
+    String postgresSchema = "tiergate";
+
+    Ledger open(Clock clock) {
+        try {
+            if (postgresUrl != null) {
+                String password = System.getenv().getOrDefault(passwordVariable, "");
+                return Ledger.postgres(
+                        new PostgresSettings(postgresUrl, postgresUser, password, postgresSchema, 1), INSTANCE, clock);
+            }
+            if (!Files.isRegularFile(db)) {
+                throw new CliException("no ledger at " + db + "; give the gateway's --db FILE (or --postgres URL)");
+            }
+            return Ledger.sqlite(db, INSTANCE, clock);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(String.valueOf(e.getMessage()));
+        }
+    }
+}

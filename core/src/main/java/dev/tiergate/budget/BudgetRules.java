@@ -1,0 +1,135 @@
+package dev.tiergate.budget;
+
+import dev.tiergate.policy.Priority;
+import dev.tiergate.pricing.Money;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A validated set of budgets, and the pure function from a call's attributes to the budget windows it counts
+ * against. Built by {@link BudgetLoader}; immutable and thread-safe.
+ */
+public final class BudgetRules {
+    /**
+     * The budget that holds a run's cap requested with {@code x-tiergate-run-budget-usd} when no {@code per_run}
+     * budget is configured: hard, total. Reserved as a config name.
+     */
+    public static final String REQUESTED_RUN_BUDGET = "run-requested";
+
+    /** No budgets: every call is admitted. */
+    public static final BudgetRules NONE = new BudgetRules(List.of());
+
+    private final List<Budget> budgets;
+
+    /** Budgets in config order; names must be unique. */
+    public BudgetRules(List<Budget> budgets) {
+        this.budgets = List.copyOf(budgets);
+        if (this.budgets.stream().map(Budget::name).distinct().count() != this.budgets.size()) {
+            throw new IllegalArgumentException("budget names must be unique: " + this.budgets);
+        }
+    }
+
+    /** The budgets, in config order. */
+    public List<Budget> budgets() {
+        return budgets;
+    }
+
+    /** The budget named {@code name}, if configured. */
+    public Optional<Budget> find(String name) {
+        return budgets.stream().filter(b -> b.name().equals(name)).findFirst();
+    }
+
+    /**
+     * The budget windows a call at {@code now} counts against, in {@link AppliedBudget#ORDER}.
+     *
+     * <p>A run id matches budgets configured for that run; if there is none, each {@code per_run} budget applies
+     * to it, with the requested run cap instead of the configured limit when the caller asked for a lower one.
+     * A requested cap with no run budget configured applies as the hard total budget {@link
+     * #REQUESTED_RUN_BUDGET}. Requested caps are fixed by the run's first call (the store keeps them). Empty when
+     * no budget applies.
+     */
+    public List<AppliedBudget> applicable(CallAttributes call, Instant now) {
+        List<AppliedBudget> out = new ArrayList<>();
+        boolean namedRun = budgets.stream()
+                .anyMatch(b -> b.scope() instanceof Scope.Run r
+                        && !call.runId().isEmpty()
+                        && r.runId().equals(call.runId()));
+        boolean eachRun = false;
+        for (Budget b : budgets) {
+            boolean applies = switch (b.scope()) {
+                case Scope.Global g -> true;
+                case Scope.Key k -> k.keyName().equals(call.keyName());
+                case Scope.Team t -> t.team().equals(call.team());
+                case Scope.TaskType t -> t.taskType().equals(call.taskType());
+                case Scope.Run r -> namedRun && r.runId().equals(call.runId());
+                case Scope.EachRun e -> !namedRun && !call.runId().isEmpty();
+            };
+            if (!applies) {
+                continue;
+            }
+            if (b.scope() instanceof Scope.EachRun) {
+                eachRun = true;
+                Money requested = call.requestedRunBudget();
+                boolean lower = requested.nanos() > 0 && b.limit().isGreaterThan(requested);
+                out.add(window(b, call.runId(), lower ? requested : b.limit(), requested.nanos() > 0, now));
+            } else {
+                String subject = b.scope() instanceof Scope.Run r ? r.runId() : "";
+                out.add(window(b, subject, b.limit(), false, now));
+            }
+        }
+        if (!namedRun
+                && !eachRun
+                && !call.runId().isEmpty()
+                && call.requestedRunBudget().nanos() > 0) {
+            out.add(new AppliedBudget(
+                    REQUESTED_RUN_BUDGET,
+                    call.runId(),
+                    Window.TOTAL,
+                    Window.TOTAL.start(now, ZoneOffset.UTC),
+                    Window.NEVER,
+                    call.requestedRunBudget(),
+                    true,
+                    true));
+        }
+        out.sort(AppliedBudget.ORDER);
+        return List.copyOf(out);
+    }
+
+    /**
+     * The tier to demote a call of {@code priority} to, given the status of the windows it counts against: the
+     * first soft budget (in config order) whose settled spend has reached its limit and that demotes this
+     * priority. Empty: route as the policy says.
+     */
+    public Optional<String> demotion(Priority priority, List<BudgetStatus> statuses) {
+        for (Budget b : budgets) {
+            if (b.mode() instanceof Mode.Soft soft && soft.demotes(priority)) {
+                boolean over =
+                        statuses.stream().anyMatch(s -> s.budget().budget().equals(b.name()) && s.isSpent());
+                if (over) {
+                    return Optional.of(soft.demoteToTier());
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static AppliedBudget window(Budget b, String subject, Money limit, boolean firstUse, Instant now) {
+        return new AppliedBudget(
+                b.name(),
+                subject,
+                b.window(),
+                b.window().start(now, b.zone()),
+                b.window().end(now, b.zone()),
+                limit,
+                b.isHard(),
+                firstUse);
+    }
+
+    @Override
+    public String toString() {
+        return "BudgetRules" + budgets;
+    }
+}

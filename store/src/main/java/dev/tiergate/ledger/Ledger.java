@@ -1,0 +1,102 @@
+package dev.tiergate.ledger;
+
+import dev.tiergate.budget.Admission;
+import dev.tiergate.budget.AppliedBudget;
+import dev.tiergate.budget.BudgetStatus;
+import dev.tiergate.budget.ReservationId;
+import dev.tiergate.pricing.Money;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * The spend ledger and the budget windows' state, shared by every gateway instance that uses the same database.
+ *
+ * <p>One call goes: {@link #reserve} its worst case against every applicable budget window (all or none); on
+ * {@link Admission.Admitted}, send it upstream, {@link #renew} its lease while it runs, then {@link #settle} it
+ * with the exact cost (or {@link #release} it if it never went upstream). A periodic {@link #recoverExpired}
+ * charges the worst case of calls whose instance died. Each of these is one database transaction.
+ *
+ * <p>Invariant: for every hard budget window, spent + reserved never exceeds the limit as long as every settled
+ * cost is at most its reservation, under any concurrency and across instances sharing one PostgreSQL.
+ *
+ * <p>Thread-safe. Calls block on the database; call them from virtual threads.
+ */
+public interface Ledger extends AutoCloseable {
+
+    /**
+     * Opens (creating and migrating if needed) a SQLite ledger in one file, written through one connection.
+     *
+     * @param instanceId this gateway instance, the owner of its reservations' leases
+     * @param clock the source of the times recorded
+     */
+    static Ledger sqlite(Path file, String instanceId, Clock clock) {
+        return new JdbcLedger(SqliteDatabase.open(file), instanceId, clock);
+    }
+
+    /** Opens (creating the schema and migrating if needed) a PostgreSQL ledger with its own connection pool. */
+    static Ledger postgres(PostgresSettings settings, String instanceId, Clock clock) {
+        return new JdbcLedger(PostgresDatabase.open(settings), instanceId, clock);
+    }
+
+    /**
+     * Reserves {@code worstCase} against every window in {@code budgets} in one transaction, or nothing.
+     *
+     * <p>Denied if, for any hard window, spent + reserved + worstCase would exceed its limit; the denial names
+     * the first such window in {@link AppliedBudget#ORDER}, and a {@code denied} row is written. Windows are
+     * created on first use; a config limit replaces a stored one, except a run cap set on first use.
+     *
+     * @param call the call, kept with the reservation so it can be recorded even if this instance dies
+     * @param budgets windows from {@link dev.tiergate.budget.BudgetRules#applicable}; may be empty
+     * @param worstCase the most the call can cost (input at full price plus {@code max_tokens} of output)
+     * @param leaseExpiry after this, {@link #recoverExpired} may charge the reservation unless {@link #renew}ed
+     */
+    Admission reserve(Call call, List<AppliedBudget> budgets, Money worstCase, Instant leaseExpiry);
+
+    /**
+     * Releases the reservation, adds {@code outcome.cost()} to each of its windows' spend and writes the ledger
+     * row, in one transaction.
+     */
+    Settlement settle(ReservationId reservation, Outcome outcome);
+
+    /**
+     * Settles a call that never reached the upstream (found invalid after admission, upstream unreachable): its
+     * outcome must cost nothing. The ledger row is still written.
+     */
+    Settlement release(ReservationId reservation, Outcome outcome);
+
+    /**
+     * Extends the leases of this instance's reservations among {@code reservations} to {@code leaseExpiry}.
+     *
+     * @return how many were renewed; fewer than asked means some were already recovered (or settled)
+     */
+    int renew(Collection<ReservationId> reservations, Instant leaseExpiry);
+
+    /**
+     * Charges every reservation whose lease expired before {@code now} at its worst case, writes an {@code
+     * interrupted} ledger row for it and removes it; one transaction per reservation. Safe to run on every
+     * instance at once: each reservation is recovered once.
+     */
+    Recovery recoverExpired(Instant now);
+
+    /** Every budget window whose period has not ended at {@code now}, in {@link AppliedBudget#ORDER}. */
+    List<BudgetStatus> budgetStatus(Instant now);
+
+    /** The status of each of {@code budgets}; zero spent and reserved for windows not used yet. */
+    List<BudgetStatus> status(List<AppliedBudget> budgets);
+
+    /** Spend of calls started at or after {@code since}, grouped, largest cost first. */
+    List<SpendGroup> spend(GroupBy by, Instant since);
+
+    /** One page of the calls listing. */
+    CallPage calls(CallQuery query);
+
+    /** Budget events at or after {@code since}, oldest first. */
+    List<LedgerEvent> events(Instant since);
+
+    /** Closes the database connections. */
+    @Override
+    void close();
+}

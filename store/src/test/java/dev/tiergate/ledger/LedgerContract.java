@@ -1,0 +1,487 @@
+package dev.tiergate.ledger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tiergate.budget.Admission;
+import dev.tiergate.budget.AppliedBudget;
+import dev.tiergate.budget.BudgetLoader;
+import dev.tiergate.budget.BudgetRules;
+import dev.tiergate.budget.BudgetStatus;
+import dev.tiergate.budget.CallAttributes;
+import dev.tiergate.budget.ReservationId;
+import dev.tiergate.pricing.Money;
+import dev.tiergate.pricing.Usage;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Phaser;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour every {@link Ledger} must have, run against a real database by each dialect's subclass. Each test
+ * gets an empty database; {@link #open} may be called more than once to get several instances sharing it.
+ */
+abstract class LedgerContract {
+    static final Instant T0 = Instant.parse("2026-11-29T10:00:00Z");
+    static final Duration LEASE = Duration.ofSeconds(30);
+
+    static final BudgetRules RULES = BudgetLoader.parse("budgets.yaml", """
+            budgets:
+              - { name: team-a, scope: team, team: a, window: day, limit_usd: 4.50 }
+              - { name: global, scope: global, window: month, limit_usd: 100 }
+              - { name: tight, scope: key, key: tight-key, window: total, limit_usd: 0.10 }
+              - { name: soft-x, scope: task_type, task_type: x, window: day, limit_usd: 1, mode: soft }
+              - { name: runs, scope: run, per_run: true, window: total, limit_usd: 2 }
+            """);
+
+    final TestClock clock = new TestClock(T0);
+    final List<Ledger> opened = new ArrayList<>();
+    Ledger ledger;
+    private int requests;
+
+    /** A new ledger instance on this test's database. */
+    abstract Ledger open(String instanceId, TestClock clock);
+
+    @BeforeEach
+    void openFirstInstance() {
+        ledger = track(open("gw-1", clock));
+    }
+
+    @AfterEach
+    void closeAll() {
+        opened.forEach(Ledger::close);
+    }
+
+    Ledger track(Ledger l) {
+        opened.add(l);
+        return l;
+    }
+
+    static Money usd(String amount) {
+        return Money.parseUsd(amount);
+    }
+
+    Call call(CallAttributes a) {
+        return new Call(
+                "req-" + (++requests),
+                clock.instant(),
+                a.keyName(),
+                a.team(),
+                a.taskType(),
+                "small",
+                "task:" + a.taskType(),
+                "claude-haiku-4-5-20251001",
+                a.runId(),
+                "agent-1",
+                300);
+    }
+
+    static Outcome ok(Money cost) {
+        return Outcome.ok("claude-haiku-4-5-20251001", Usage.of(1000, 200), cost, 420, 80, "end_turn");
+    }
+
+    Admission reserve(Ledger l, CallAttributes a, Money worstCase) {
+        return l.reserve(
+                call(a),
+                RULES.applicable(a, clock.instant()),
+                worstCase,
+                clock.instant().plus(LEASE));
+    }
+
+    static ReservationId admitted(Admission a) {
+        assertThat(a).isInstanceOf(Admission.Admitted.class);
+        return ((Admission.Admitted) a).reservation();
+    }
+
+    BudgetStatus status(String budget, CallAttributes a) {
+        AppliedBudget b = RULES.applicable(a, clock.instant()).stream()
+                .filter(x -> x.budget().equals(budget))
+                .findFirst()
+                .orElseThrow();
+        return ledger.status(List.of(b)).get(0);
+    }
+
+    static final CallAttributes TEAM_A = CallAttributes.of("k1", "a", "extraction", "");
+
+    @Test
+    void reserveHoldsTheWorstCaseAndSettleReplacesItWithTheExactCost() {
+        ReservationId r = admitted(reserve(ledger, TEAM_A, usd("0.35")));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("0.35"));
+        assertThat(status("global", TEAM_A).reserved()).isEqualTo(usd("0.35"));
+
+        Settlement s = ledger.settle(r, ok(usd("0.012345678")));
+
+        assertThat(s).isEqualTo(new Settlement.Settled(List.of()));
+        for (String b : List.of("team-a", "global")) {
+            BudgetStatus st = status(b, TEAM_A);
+            assertThat(st.reserved()).isEqualTo(Money.ZERO);
+            assertThat(st.spent()).isEqualTo(usd("0.012345678"));
+        }
+        assertThat(status("team-a", TEAM_A).remaining()).isEqualTo(usd("4.487654322"));
+        LedgerRow row = ledger.calls(CallQuery.latest(10)).rows().get(0);
+        assertThat(row.call().team()).isEqualTo("a");
+        assertThat(row.outcome().status()).isEqualTo(CallStatus.OK);
+        assertThat(row.outcome().cost()).isEqualTo(usd("0.012345678"));
+        assertThat(row.outcome().usage()).isEqualTo(Usage.of(1000, 200));
+        assertThat(row.outcome().latencyMs()).isEqualTo(420);
+        assertThat(row.reservationId()).isEqualTo(r.value());
+    }
+
+    @Test
+    void releaseFreesTheReservationAndRecordsACallThatCostNothing() {
+        ReservationId r = admitted(reserve(ledger, TEAM_A, usd("1")));
+        ledger.release(
+                r,
+                new Outcome(
+                        CallStatus.UPSTREAM_ERROR,
+                        "claude-haiku-4-5-20251001",
+                        Usage.ZERO,
+                        Money.ZERO,
+                        3,
+                        -1,
+                        "",
+                        "connection_refused"));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(Money.ZERO);
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(Money.ZERO);
+        LedgerRow row = ledger.calls(CallQuery.latest(1)).rows().get(0);
+        assertThat(row.outcome().status()).isEqualTo(CallStatus.UPSTREAM_ERROR);
+        assertThat(row.outcome().timeToFirstTokenMs()).isEqualTo(-1);
+        assertThatThrownBy(() -> ledger.release(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.1"))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("settle");
+    }
+
+    @Test
+    void deniesWhenTheDailyBudgetWouldBeExceededAndSaysWhy() {
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("4.2"))), ok(usd("4.2")));
+        ReservationId open = admitted(reserve(ledger, TEAM_A, usd("0.1")));
+
+        Admission a = reserve(ledger, TEAM_A, usd("0.35"));
+
+        assertThat(a).isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) a).message())
+                .isEqualTo("budget 'team-a' daily limit 4.500000000 USD: spent 4.200000000 + reserved 0.100000000"
+                        + " + this call's estimate 0.350000000 would exceed it");
+        // nothing reserved anywhere, the other budget included
+        assertThat(status("global", TEAM_A).reserved()).isEqualTo(usd("0.1"));
+        LedgerRow denied = ledger.calls(CallQuery.latest(1)).rows().get(0);
+        assertThat(denied.outcome().status()).isEqualTo(CallStatus.DENIED);
+        assertThat(denied.outcome().cost()).isEqualTo(Money.ZERO);
+        assertThat(denied.outcome().errorType()).isEqualTo("budget_exhausted");
+        // exactly at the limit is allowed
+        ledger.release(open, ok(Money.ZERO));
+        assertThat(reserve(ledger, TEAM_A, usd("0.3"))).isInstanceOf(Admission.Admitted.class);
+    }
+
+    @Test
+    void reservesAgainstEveryBudgetOrNone() {
+        CallAttributes both = CallAttributes.of("tight-key", "a", "y", "");
+        ReservationId first = admitted(reserve(ledger, both, usd("0.08")));
+
+        Admission second = reserve(ledger, both, usd("0.05"));
+
+        assertThat(second).isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) second).budget().budget()).isEqualTo("tight");
+        // team-a had room, but took no part of the denied call
+        assertThat(status("team-a", both).reserved()).isEqualTo(usd("0.08"));
+        assertThat(status("global", both).reserved()).isEqualTo(usd("0.08"));
+        ledger.settle(first, ok(usd("0.01")));
+        assertThat(reserve(ledger, both, usd("0.05"))).isInstanceOf(Admission.Admitted.class);
+    }
+
+    @Test
+    void dailyAndMonthlyWindowsRollOver() {
+        clock.set(Instant.parse("2026-11-30T23:00:00Z"));
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("4.5"))), ok(usd("4.5")));
+        assertThat(reserve(ledger, TEAM_A, usd("0.01"))).isInstanceOf(Admission.Denied.class);
+
+        clock.set(Instant.parse("2026-12-01T00:00:00Z"));
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(Money.ZERO);
+        assertThat(status("global", TEAM_A).spent()).isEqualTo(Money.ZERO);
+        ReservationId r = admitted(reserve(ledger, TEAM_A, usd("4.5")));
+        ledger.settle(r, ok(usd("1")));
+
+        clock.set(Instant.parse("2026-11-30T12:00:00Z"));
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("4.5"));
+        assertThat(status("global", TEAM_A).spent()).isEqualTo(usd("4.5"));
+        assertThat(ledger.budgetStatus(Instant.parse("2026-12-01T01:00:00Z")))
+                .extracting(s -> s.budget().budget() + "@" + s.budget().windowStart() + "="
+                        + s.spent().toUsdString())
+                .containsExactly("global@2026-12-01T00:00:00Z=1.000000000", "team-a@2026-12-01T00:00:00Z=1.000000000");
+    }
+
+    @Test
+    void recoveryChargesAnExpiredLeaseAtItsWorstCaseAndRecordsItInterrupted() {
+        ReservationId crashed = admitted(reserve(ledger, TEAM_A, usd("0.4")));
+        ReservationId alive = admitted(reserve(ledger, TEAM_A, usd("0.2")));
+        clock.advance(Duration.ofSeconds(20));
+        assertThat(ledger.renew(List.of(alive), clock.instant().plus(LEASE))).isEqualTo(1);
+        clock.advance(Duration.ofSeconds(15));
+
+        // another instance recovers what the first one left behind
+        Ledger other = track(open("gw-2", clock));
+        assertThat(other.renew(List.of(alive), clock.instant().plus(LEASE)))
+                .as("leases are renewed by their owner only")
+                .isZero();
+        Recovery recovery = other.recoverExpired(clock.instant());
+
+        assertThat(recovery.requestIds()).containsExactly("req-1");
+        assertThat(recovery.charged()).isEqualTo(usd("0.4"));
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.4"));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("0.2"));
+        LedgerRow row = ledger.calls(CallQuery.latest(1)).rows().get(0);
+        assertThat(row.call().requestId()).isEqualTo("req-1");
+        assertThat(row.outcome().status()).isEqualTo(CallStatus.INTERRUPTED);
+        assertThat(row.outcome().cost()).isEqualTo(usd("0.4"));
+        assertThat(other.recoverExpired(clock.instant()).requestIds()).isEmpty();
+
+        // the crashed instance comes back and settles: the worst case stays charged, the exact cost is kept
+        Settlement late = ledger.settle(crashed, ok(usd("0.05")));
+        assertThat(late).isInstanceOf(Settlement.AlreadyRecovered.class);
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.4"));
+        assertThat(ledger.events(T0)).singleElement().satisfies(e -> {
+            assertThat(e.kind()).isEqualTo(LedgerEvent.Kind.SETTLED_AFTER_RECOVERY);
+            assertThat(e.requestId()).isEqualTo("req-1");
+            assertThat(e.amount()).isEqualTo(usd("0.05"));
+        });
+        ledger.settle(alive, ok(usd("0.1")));
+        assertThatThrownBy(() -> ledger.settle(alive, ok(usd("0.1"))))
+                .isInstanceOf(LedgerException.class)
+                .hasMessageContaining("already settled as ok");
+    }
+
+    @Test
+    void aSoftBudgetNeverDeniesAndRecordsWhenItIsCrossed() {
+        CallAttributes x = CallAttributes.of("k1", "", "x", "");
+        ledger.settle(admitted(reserve(ledger, x, usd("0.9"))), ok(usd("0.9")));
+        ReservationId r = admitted(reserve(ledger, x, usd("5")));
+
+        Settlement s = ledger.settle(r, ok(usd("0.2")));
+
+        assertThat(((Settlement.Settled) s).events()).singleElement().satisfies(e -> {
+            assertThat(e.kind()).isEqualTo(LedgerEvent.Kind.SOFT_LIMIT_CROSSED);
+            assertThat(e.budget()).isEqualTo("soft-x");
+            assertThat(e.amount()).isEqualTo(usd("1.1"));
+        });
+        assertThat(ledger.events(T0)).hasSize(1);
+        assertThat(RULES.demotion(dev.tiergate.policy.Priority.LOW, List.of(status("soft-x", x))))
+                .isEmpty(); // soft-x demotes nothing; the core test covers demotion
+        ledger.settle(admitted(reserve(ledger, x, usd("1"))), ok(usd("0.2")));
+        assertThat(ledger.events(T0)).as("alerts once per crossing").hasSize(1);
+    }
+
+    @Test
+    void aCostAboveItsReservationIsChargedAndFlagged() {
+        Settlement s = ledger.settle(admitted(reserve(ledger, TEAM_A, usd("0.1"))), ok(usd("0.15")));
+        assertThat(((Settlement.Settled) s).events())
+                .singleElement()
+                .satisfies(e -> assertThat(e.amount()).isEqualTo(usd("0.05")));
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.15"));
+    }
+
+    @Test
+    void aRunCapRequestedByTheFirstCallSticks() {
+        CallAttributes first = CallAttributes.of("k1", "", "y", "run-7").withRequestedRunBudget(usd("0.5"));
+        CallAttributes later = CallAttributes.of("k1", "", "y", "run-7");
+        ledger.settle(admitted(reserve(ledger, first, usd("0.3"))), ok(usd("0.3")));
+
+        Admission a = reserve(ledger, later, usd("0.3"));
+
+        assertThat(a).isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) a).limit()).isEqualTo(usd("0.5"));
+        assertThat(((Admission.Denied) a).message()).startsWith("budget 'runs' for run 'run-7' total limit 0.5");
+        // a run first seen without a cap keeps following the config
+        CallAttributes other = CallAttributes.of("k1", "", "y", "run-8");
+        ledger.settle(admitted(reserve(ledger, other, usd("0.3"))), ok(usd("0.3")));
+        assertThat(reserve(ledger, other.withRequestedRunBudget(usd("0.4")), usd("1")))
+                .as("a cap sent after the first call is ignored")
+                .isInstanceOf(Admission.Admitted.class);
+    }
+
+    @Test
+    void groupsSpendAndPagesCallsWithFilters() {
+        CallAttributes b = CallAttributes.of("k2", "b", "summary", "run-1");
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.5")));
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.25")));
+        clock.advance(Duration.ofDays(1));
+        for (int i = 0; i < 3; i++) {
+            ledger.settle(
+                    admitted(reserve(ledger, b, usd("0.1"))),
+                    Outcome.ok("claude-haiku-4-5-20251001", Usage.of(10, 300), usd("0.1"), 5, 1, "max_tokens"));
+        }
+
+        assertThat(ledger.spend(GroupBy.TEAM, T0))
+                .extracting(g -> g.group() + " " + g.calls() + " " + g.cost().toUsdString() + " " + g.cappedCalls())
+                .containsExactly("a 2 0.750000000 0", "b 3 0.300000000 3");
+        assertThat(ledger.spend(GroupBy.DAY, T0))
+                .extracting(g -> g.group() + " " + g.cost().toUsdString())
+                .containsExactly("2026-11-29 0.750000000", "2026-11-30 0.300000000");
+        assertThat(ledger.spend(GroupBy.RUN, T0.plus(Duration.ofHours(1))))
+                .extracting(SpendGroup::group, SpendGroup::outputTokens)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("run-1", 900L));
+
+        CallPage page1 = ledger.calls(CallQuery.latest(2));
+        assertThat(page1.rows()).extracting(r -> r.call().requestId()).containsExactly("req-5", "req-4");
+        assertThat(page1.hasNext()).isTrue();
+        CallPage page2 = ledger.calls(CallQuery.latest(2).after(page1));
+        assertThat(page2.rows()).extracting(r -> r.call().requestId()).containsExactly("req-3", "req-2");
+        CallPage page3 = ledger.calls(CallQuery.latest(2).after(page2));
+        assertThat(page3.rows()).extracting(r -> r.call().requestId()).containsExactly("req-1");
+        assertThat(page3.hasNext()).isFalse();
+
+        CallQuery teamA = new CallQuery(
+                T0,
+                T0.plus(Duration.ofDays(9)),
+                "",
+                "a",
+                "",
+                "",
+                Set.of(CallStatus.OK, CallStatus.DENIED),
+                10,
+                Long.MAX_VALUE);
+        assertThat(ledger.calls(teamA).rows())
+                .extracting(r -> r.call().requestId())
+                .containsExactly("req-2", "req-1");
+        assertThat(ledger.calls(new CallQuery(
+                                T0, T0.plus(Duration.ofDays(9)), "", "", "", "run-1", Set.of(), 10, Long.MAX_VALUE))
+                        .rows())
+                .hasSize(3)
+                .allSatisfy(r -> assertThat(r.outcome().hitCap()).isTrue());
+    }
+
+    @Test
+    void reopeningAppliesNoMigrationTwice() {
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.5")));
+        Ledger again = track(open("gw-1b", clock));
+        assertThat(again.spend(GroupBy.TEAM, T0)).hasSize(1);
+    }
+
+    @Test
+    void sixtyFourConcurrentCallersNeverOverspendAHardBudget() throws Exception {
+        hammer(List.of(ledger));
+    }
+
+    @Test
+    void twoInstancesOnOneDatabaseNeverOverspendAHardBudget() throws Exception {
+        hammer(List.of(ledger, track(open("gw-2", clock))));
+    }
+
+    /**
+     * 64 virtual threads, in rounds: all reserve at once, hold their reservations until every one has reserved,
+     * then settle a random cost up to the worst case (or release). Another thread samples the budget throughout.
+     */
+    void hammer(List<Ledger> instances) throws Exception {
+        CallAttributes a = CallAttributes.of("tight-key", "", "y", "");
+        AppliedBudget tight = RULES.applicable(a, clock.instant()).stream()
+                .filter(b -> b.budget().equals("tight"))
+                .findFirst()
+                .orElseThrow();
+        Money worst = usd("0.003");
+        int callers = 64;
+        int rounds = 6;
+        Phaser phaser = new Phaser(callers);
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong worstSeen = new AtomicLong();
+        AtomicInteger samples = new AtomicInteger();
+        AtomicInteger admittedCount = new AtomicInteger();
+        AtomicInteger deniedCount = new AtomicInteger();
+        ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
+
+        Thread sampler = Thread.ofPlatform().start(() -> {
+            while (!done.get()) {
+                BudgetStatus s = instances.get(0).status(List.of(tight)).get(0);
+                long used = s.spent().plus(s.reserved()).nanos();
+                worstSeen.accumulateAndGet(used, Math::max);
+                samples.incrementAndGet();
+                if (used > s.limit().nanos()) {
+                    violations.add("spent " + s.spent() + " + reserved " + s.reserved() + " > " + s.limit());
+                }
+            }
+        });
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int t = 0; t < callers; t++) {
+                int caller = t;
+                futures.add(pool.submit(() -> {
+                    SplittableRandom random = new SplittableRandom(caller);
+                    Ledger l = instances.get(caller % instances.size());
+                    for (int round = 0; round < rounds; round++) {
+                        phaser.arriveAndAwaitAdvance();
+                        Call c = new Call(
+                                "c" + caller + "-" + round,
+                                clock.instant(),
+                                "tight-key",
+                                "",
+                                "y",
+                                "small",
+                                "m",
+                                "m",
+                                "",
+                                "",
+                                100);
+                        Admission adm = l.reserve(
+                                c, List.of(tight), worst, clock.instant().plus(LEASE));
+                        phaser.arriveAndAwaitAdvance(); // every reservation of the round is held here
+                        if (adm instanceof Admission.Admitted ok) {
+                            admittedCount.incrementAndGet();
+                            Money cost = Money.ofNanos(random.nextLong(worst.nanos() + 1));
+                            if (random.nextInt(8) == 0) {
+                                l.release(ok.reservation(), ok(Money.ZERO));
+                            } else {
+                                l.settle(ok.reservation(), ok(cost));
+                            }
+                        } else {
+                            deniedCount.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            done.set(true);
+            sampler.join(10_000);
+        }
+
+        assertThat(violations).isEmpty();
+        assertThat(samples.get()).isPositive();
+        assertThat(worstSeen.get()).isLessThanOrEqualTo(tight.limit().nanos());
+        assertThat(deniedCount.get()).as("the budget ran out").isPositive();
+        BudgetStatus end = ledger.status(List.of(tight)).get(0);
+        assertThat(end.reserved()).isEqualTo(Money.ZERO);
+        List<SpendGroup> byKey = ledger.spend(GroupBy.KEY, Instant.EPOCH);
+        assertThat(byKey).singleElement().satisfies(g -> {
+            assertThat(g.cost()).isEqualTo(end.spent());
+            assertThat(g.calls()).isEqualTo((long) callers * rounds);
+        });
+        long denied = ledger.calls(new CallQuery(
+                        Instant.EPOCH,
+                        Instant.parse("9999-01-01T00:00:00Z"),
+                        "tight-key",
+                        "",
+                        "",
+                        "",
+                        Set.of(CallStatus.DENIED),
+                        1000,
+                        Long.MAX_VALUE))
+                .rows()
+                .size();
+        assertThat(denied).isEqualTo(deniedCount.get());
+    }
+}
