@@ -13,17 +13,21 @@ import java.time.Clock;
 public final class Gateway implements AutoCloseable {
     private final WebServer server;
     private final GatewayConfig config;
+    private final Accounting accounting;
 
-    private Gateway(WebServer server, GatewayConfig config) {
+    private Gateway(WebServer server, GatewayConfig config, Accounting accounting) {
         this.server = server;
         this.config = config;
+        this.accounting = accounting;
     }
 
     /** Starts a gateway that records calls to {@code recorder}. */
     public static Gateway start(GatewayConfig config, CallRecorder recorder, Clock clock) {
         GatewayMetrics metrics = new GatewayMetrics();
-        MessagesHandler handler =
-                new MessagesHandler(config, new UpstreamClient(config.upstream()), recorder, metrics, clock);
+        Accounting accounting = new Accounting(
+                config.budgets(), config.ledger().open(config.instanceId(), clock), clock, config.lease());
+        MessagesHandler handler = new MessagesHandler(
+                config, new UpstreamClient(config.upstream()), recorder, metrics, accounting, clock);
         WebServer server = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -47,7 +51,7 @@ public final class Gateway implements AutoCloseable {
                                         + req.path().path()))))
                 .build()
                 .start();
-        return new Gateway(server, config);
+        return new Gateway(server, config, accounting);
     }
 
     /** The port the gateway listens on (useful with port 0). */
@@ -60,9 +64,15 @@ public final class Gateway implements AutoCloseable {
         return "http://" + config.host() + ":" + port();
     }
 
+    /** The ledger this gateway records to (shared with other instances on PostgreSQL). */
+    public dev.tiergate.ledger.Ledger ledger() {
+        return accounting.ledger();
+    }
+
     @Override
     public void close() {
         server.stop();
+        accounting.close();
     }
 
     private interface Handler {

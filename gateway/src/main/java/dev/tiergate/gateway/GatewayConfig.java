@@ -1,10 +1,15 @@
 package dev.tiergate.gateway;
 
+import dev.tiergate.budget.Budget;
+import dev.tiergate.budget.BudgetLoader;
+import dev.tiergate.budget.BudgetRules;
+import dev.tiergate.budget.Mode;
 import dev.tiergate.config.ConfigException;
 import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.config.Problems;
 import dev.tiergate.config.YamlNode;
 import dev.tiergate.config.YamlTree;
+import dev.tiergate.ledger.PostgresSettings;
 import dev.tiergate.policy.Policy;
 import dev.tiergate.policy.PolicyLoader;
 import dev.tiergate.pricing.CatalogLoader;
@@ -34,6 +39,12 @@ import java.util.Set;
  * @param keys the gateway keys (hashed)
  * @param upstream where and how calls are forwarded
  * @param maxBodyBytes requests with a larger body get 413
+ * @param budgets spend budgets (none: spend is still recorded, nothing is denied)
+ * @param ledger where calls and budget state are stored
+ * @param lease how long a reservation lives without renewal; a crashed instance's reservations are
+ *     recovered (charged at their worst case) once it passes
+ * @param instanceId this gateway's name in reservation leases
+ * @param adminKeys keys for the admin API (hashed)
  */
 public record GatewayConfig(
         String host,
@@ -42,7 +53,12 @@ public record GatewayConfig(
         Policy policy,
         ApiKeys keys,
         Upstream upstream,
-        long maxBodyBytes) {
+        long maxBodyBytes,
+        BudgetRules budgets,
+        LedgerSettings ledger,
+        Duration lease,
+        String instanceId,
+        ApiKeys adminKeys) {
 
     /** Anthropic's own request size limit for Messages: 32 MB. */
     public static final long DEFAULT_MAX_BODY_BYTES = 32L * 1024 * 1024;
@@ -86,8 +102,10 @@ public record GatewayConfig(
         }
     }
 
-    private static final Set<String> TOP_KEYS =
-            Set.of("listen", "policy", "upstream", "keys", "max_body_bytes", "models");
+    private static final Set<String> TOP_KEYS = Set.of(
+            "listen", "policy", "upstream", "keys", "max_body_bytes", "models", "budgets", "ledger", "admin_keys");
+    private static final Set<String> LEDGER_KEYS = Set.of("sqlite", "postgres", "lease_seconds", "instance_id");
+    private static final Set<String> POSTGRES_KEYS = Set.of("url", "user", "password_env", "schema", "pool_size");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
     private static final Set<String> UPSTREAM_KEYS = Set.of(
             "base_url",
@@ -149,7 +167,37 @@ public record GatewayConfig(
                     .orElse(port);
         }
         Upstream upstream = readUpstream(r, env, problems);
-        List<ApiKeys.Key> keys = readKeys(r, problems);
+        List<ApiKeys.Key> keys = readKeys(r, "keys", problems);
+        List<ApiKeys.Key> adminKeys = r.get("admin_keys").isPresent() ? readKeys(r, "admin_keys", problems) : List.of();
+        BudgetRules budgets =
+                r.get("budgets").map(n -> BudgetLoader.read(n, problems)).orElse(BudgetRules.NONE);
+        Path base = Optional.ofNullable(file.toAbsolutePath().getParent()).orElse(Path.of("."));
+        LedgerSettings ledger = new LedgerSettings.Sqlite(base.resolve("tiergate-ledger.db"));
+        Duration lease = Duration.ofSeconds(30);
+        String instanceId = defaultInstanceId();
+        Optional<YamlNode.Mapping> ledgerNode = r.get("ledger").flatMap(n -> problems.mapping(n, "ledger"));
+        if (ledgerNode.isPresent()) {
+            YamlNode.Mapping l = ledgerNode.get();
+            problems.rejectUnknownKeys(l, "ledger", LEDGER_KEYS);
+            if (l.get("sqlite").isPresent() && l.get("postgres").isPresent()) {
+                problems.add(l, "ledger takes either `sqlite:` or `postgres:`, not both");
+            }
+            Optional<String> sqlite = l.get("sqlite").flatMap(n -> problems.text(n, "ledger.sqlite"));
+            if (sqlite.isPresent()) {
+                ledger = new LedgerSettings.Sqlite(base.resolve(sqlite.get()));
+            }
+            Optional<LedgerSettings> pg = l.get("postgres").flatMap(n -> readPostgres(n, env, problems));
+            if (pg.isPresent()) {
+                ledger = pg.get();
+            }
+            lease = l.get("lease_seconds")
+                    .flatMap(n -> problems.wholeNumber(n, "ledger.lease_seconds", 1, 86_400))
+                    .map(Duration::ofSeconds)
+                    .orElse(lease);
+            instanceId = l.get("instance_id")
+                    .flatMap(n -> problems.text(n, "ledger.instance_id"))
+                    .orElse(instanceId);
+        }
         long maxBody = r.get("max_body_bytes")
                 .flatMap(n -> problems.wholeNumber(n, "max_body_bytes", 1, Long.MAX_VALUE))
                 .orElse(DEFAULT_MAX_BODY_BYTES);
@@ -176,7 +224,76 @@ public record GatewayConfig(
             throw new ConfigException(
                     all.isEmpty() ? List.of(new ConfigProblem(file.toString(), 0, 0, "no policy")) : all);
         }
-        return new GatewayConfig(host, port, catalog, policy, new ApiKeys(keys), upstream, maxBody);
+        checkDemotionTiers(budgets, policy, file.toString(), all);
+        if (!all.isEmpty()) {
+            throw new ConfigException(all);
+        }
+        return new GatewayConfig(
+                host,
+                port,
+                catalog,
+                policy,
+                new ApiKeys(keys),
+                upstream,
+                maxBody,
+                budgets,
+                ledger,
+                lease,
+                instanceId,
+                new ApiKeys(adminKeys));
+    }
+
+    /** A soft budget that demotes to a tier the policy does not have could never take effect. */
+    private static void checkDemotionTiers(BudgetRules budgets, Policy policy, String source, List<ConfigProblem> all) {
+        for (Budget b : budgets.budgets()) {
+            if (b.mode() instanceof Mode.Soft soft
+                    && !soft.demoteToTier().isEmpty()
+                    && !policy.tiers().containsKey(soft.demoteToTier())) {
+                all.add(new ConfigProblem(
+                        source,
+                        0,
+                        0,
+                        "budget '" + b.name() + "' demotes to tier '"
+                                + soft.demoteToTier() + "', which the policy does not define; tiers are "
+                                + policy.tiers().keySet()));
+            }
+        }
+    }
+
+    private static Optional<LedgerSettings> readPostgres(YamlNode node, Map<String, String> env, Problems problems) {
+        Optional<YamlNode.Mapping> m = problems.mapping(node, "ledger.postgres");
+        if (m.isEmpty()) {
+            return Optional.empty();
+        }
+        problems.rejectUnknownKeys(m.get(), "ledger.postgres", POSTGRES_KEYS);
+        Optional<String> url = m.get().get("url").flatMap(n -> problems.text(n, "ledger.postgres.url"));
+        if (m.get().get("url").isEmpty()) {
+            problems.add(m.get(), "ledger.postgres needs `url` (jdbc:postgresql://HOST:PORT/DB)");
+        }
+        String user = m.get()
+                .get("user")
+                .flatMap(n -> problems.text(n, "ledger.postgres.user"))
+                .orElse("postgres");
+        String passwordEnv = m.get()
+                .get("password_env")
+                .flatMap(n -> problems.text(n, "ledger.postgres.password_env"))
+                .orElse("TIERGATE_PG_PASSWORD");
+        String schema = m.get()
+                .get("schema")
+                .flatMap(n -> problems.text(n, "ledger.postgres.schema"))
+                .orElse("tiergate");
+        int pool = m.get()
+                .get("pool_size")
+                .flatMap(n -> problems.wholeNumber(n, "ledger.postgres.pool_size", 1, 1000))
+                .map(Long::intValue)
+                .orElse(8);
+        return url.map(u -> new LedgerSettings.Postgres(
+                new PostgresSettings(u, user, env.getOrDefault(passwordEnv, ""), schema, pool)));
+    }
+
+    private static String defaultInstanceId() {
+        String host = System.getenv().getOrDefault("HOSTNAME", "gateway");
+        return host + "-" + ProcessHandle.current().pid();
     }
 
     private static Upstream readUpstream(YamlNode.Mapping r, Map<String, String> env, Problems problems) {
@@ -236,10 +353,10 @@ public record GatewayConfig(
                 .orElse(fallback);
     }
 
-    private static List<ApiKeys.Key> readKeys(YamlNode.Mapping r, Problems problems) {
+    private static List<ApiKeys.Key> readKeys(YamlNode.Mapping r, String field, Problems problems) {
         List<ApiKeys.Key> keys = new ArrayList<>();
-        Optional<YamlNode.Sequence> list = r.get("keys").flatMap(n -> problems.sequence(n, "keys"));
-        if (r.get("keys").isEmpty()) {
+        Optional<YamlNode.Sequence> list = r.get(field).flatMap(n -> problems.sequence(n, field));
+        if (r.get(field).isEmpty()) {
             problems.add(r, "the config needs `keys:` (at least one gateway key; `tiergate hash-key` makes the hash)");
         }
         if (list.isEmpty()) {

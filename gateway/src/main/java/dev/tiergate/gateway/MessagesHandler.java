@@ -3,6 +3,13 @@ package dev.tiergate.gateway;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tiergate.budget.Admission;
+import dev.tiergate.budget.AppliedBudget;
+import dev.tiergate.budget.CallAttributes;
+import dev.tiergate.budget.ReservationId;
+import dev.tiergate.ledger.Call;
+import dev.tiergate.ledger.CallStatus;
+import dev.tiergate.ledger.Outcome;
 import dev.tiergate.messages.BodyRewriter;
 import dev.tiergate.messages.InputTokenEstimator;
 import dev.tiergate.messages.SseEvent;
@@ -11,9 +18,11 @@ import dev.tiergate.messages.StreamOutcome;
 import dev.tiergate.messages.StreamUsageTracker;
 import dev.tiergate.messages.TokenizerFamily;
 import dev.tiergate.policy.Policy;
+import dev.tiergate.policy.Priority;
 import dev.tiergate.policy.RequestFacts;
 import dev.tiergate.policy.Router;
 import dev.tiergate.policy.RoutingDecision;
+import dev.tiergate.policy.TaskPolicy;
 import dev.tiergate.pricing.Cost;
 import dev.tiergate.pricing.CostOptions;
 import dev.tiergate.pricing.ModelSpec;
@@ -41,6 +50,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code POST /v1/messages} and {@code /v1/messages/count_tokens}: one call, top to bottom, on its own virtual
@@ -52,6 +62,7 @@ final class MessagesHandler {
     static final HeaderName TASK = HeaderNames.create("x-tiergate-task");
     static final HeaderName RUN = HeaderNames.create("x-tiergate-run");
     static final HeaderName AGENT = HeaderNames.create("x-tiergate-agent");
+    static final HeaderName RUN_BUDGET = HeaderNames.create("x-tiergate-run-budget-usd");
     private static final HeaderName API_KEY = HeaderNames.create("x-api-key");
     private static final String PASSTHROUGH_TIER = "passthrough";
     private static final String DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
@@ -61,12 +72,19 @@ final class MessagesHandler {
     private final UpstreamClient upstream;
     private final CallRecorder recorder;
     private final GatewayMetrics metrics;
+    private final Accounting accounting;
     private final Clock clock;
     private final InputTokenEstimator estimator = InputTokenEstimator.of(TokenizerFamily.CLASSIC);
     private final ObjectMapper json = new ObjectMapper();
 
     MessagesHandler(
-            GatewayConfig config, UpstreamClient upstream, CallRecorder recorder, GatewayMetrics metrics, Clock clock) {
+            GatewayConfig config,
+            UpstreamClient upstream,
+            CallRecorder recorder,
+            GatewayMetrics metrics,
+            Accounting accounting,
+            Clock clock) {
+        this.accounting = accounting;
         this.config = config;
         this.router = new Router(config.policy(), config.catalog());
         this.upstream = upstream;
@@ -85,7 +103,8 @@ final class MessagesHandler {
             String taskType,
             RoutingDecision.Route route,
             String runId,
-            String agentId) {}
+            String agentId,
+            @Nullable ReservationId reservation) {}
 
     void messages(ServerRequest req, ServerResponse res) {
         Instant start = clock.instant();
@@ -222,41 +241,161 @@ final class MessagesHandler {
         }
         String runId = req.headers().first(RUN).orElse("");
         String agentId = req.headers().first(AGENT).orElse("");
-        return switch (decision) {
-            case RoutingDecision.Reject reject -> {
-                sendError(res, new GatewayError.BadRequest(reject.reason()));
-                CallRecord denied = new CallRecord(
-                        requestId,
-                        start,
-                        key.get().name(),
-                        key.get().team(),
-                        taskType,
-                        "",
-                        model,
-                        "",
-                        runId,
-                        agentId,
-                        Usage.ZERO,
-                        Money.ZERO,
-                        0,
-                        -1,
-                        "",
-                        0,
-                        false,
-                        "denied",
-                        "invalid_request_error",
-                        request.stream(),
-                        0);
-                if (messages) {
-                    recorder.record(denied);
-                }
-                metrics.record(denied);
-                yield Optional.empty();
+        if (decision instanceof RoutingDecision.Reject reject) {
+            sendError(res, new GatewayError.BadRequest(reject.reason()));
+            CallRecord denied = new CallRecord(
+                    requestId,
+                    start,
+                    key.get().name(),
+                    key.get().team(),
+                    taskType,
+                    "",
+                    model,
+                    "",
+                    runId,
+                    agentId,
+                    Usage.ZERO,
+                    Money.ZERO,
+                    0,
+                    -1,
+                    "",
+                    0,
+                    false,
+                    "denied",
+                    "invalid_request_error",
+                    request.stream(),
+                    0);
+            if (messages) {
+                recorder.record(denied);
             }
-            case RoutingDecision.Route route ->
-                Optional.of(new Admitted(
-                        requestId, start, startNanos, key.get(), request, taskType, route, runId, agentId));
-        };
+            metrics.record(denied);
+            return Optional.empty();
+        }
+        RoutingDecision.Route route = (RoutingDecision.Route) decision;
+        if (!messages) {
+            // count_tokens generates nothing and reserves nothing.
+            return Optional.of(new Admitted(
+                    requestId, start, startNanos, key.get(), request, taskType, route, runId, agentId, null));
+        }
+        CallAttributes attributes =
+                CallAttributes.of(key.get().name(), key.get().team(), taskType, runId);
+        Optional<String> runBudget =
+                req.headers().first(RUN_BUDGET).map(String::trim).filter(v -> !v.isEmpty());
+        if (runBudget.isPresent()) {
+            Money cap;
+            try {
+                cap = Money.parseUsd(runBudget.get());
+            } catch (IllegalArgumentException e) {
+                cap = Money.ZERO;
+            }
+            if (cap.nanos() <= 0) {
+                sendError(
+                        res,
+                        new GatewayError.BadRequest("x-tiergate-run-budget-usd: must be a positive USD amount"
+                                + " such as 2.50, got '" + runBudget.get() + "'"));
+                return Optional.empty();
+            }
+            if (runId.isEmpty()) {
+                sendError(
+                        res,
+                        new GatewayError.BadRequest(
+                                "x-tiergate-run-budget-usd needs x-tiergate-run: a budget belongs to a workflow run"));
+                return Optional.empty();
+            }
+            attributes = attributes.withRequestedRunBudget(cap);
+        }
+        List<AppliedBudget> windows = accounting.windows(attributes);
+        Priority priority = Optional.ofNullable(config.policy().taskTypes().get(taskType))
+                .map(TaskPolicy::priority)
+                .orElse(Priority.NORMAL);
+        Optional<String> demoteTo = accounting.demotion(priority, windows);
+        if (demoteTo.isPresent()
+                && !demoteTo.get().equals(route.tier())
+                && router.routeToTier(demoteTo.get(), taskType, facts) instanceof RoutingDecision.Route demoted) {
+            List<String> reasons = new ArrayList<>(demoted.reasons());
+            reasons.add("a soft budget is over its limit: priority " + priority + " demoted to tier '" + demoteTo.get()
+                    + "'");
+            route = new RoutingDecision.Route(
+                    taskType,
+                    demoted.tier(),
+                    demoted.model(),
+                    demoted.fallbacks(),
+                    demoted.maxTokens(),
+                    demoted.capped(),
+                    reasons);
+        }
+        Money worstCase = worstCase(route, request.json());
+        Call call = new Call(
+                requestId,
+                start,
+                key.get().name(),
+                key.get().team(),
+                taskType,
+                route.tier(),
+                model,
+                route.model(),
+                runId,
+                agentId,
+                route.maxTokens());
+        Admission admission = accounting.reserve(call, windows, worstCase);
+        if (admission instanceof Admission.Denied denied) {
+            sendError(res, new GatewayError.BudgetExhausted(denied.message()));
+            metrics.record(new CallRecord(
+                    requestId,
+                    start,
+                    key.get().name(),
+                    key.get().team(),
+                    taskType,
+                    route.tier(),
+                    model,
+                    "",
+                    runId,
+                    agentId,
+                    Usage.ZERO,
+                    Money.ZERO,
+                    0,
+                    -1,
+                    "",
+                    route.maxTokens(),
+                    false,
+                    "denied",
+                    "rate_limit_error",
+                    request.stream(),
+                    0));
+            return Optional.empty();
+        }
+        ReservationId reservation = ((Admission.Admitted) admission).reservation();
+        return Optional.of(new Admitted(
+                requestId, start, startNanos, key.get(), request, taskType, route, runId, agentId, reservation));
+    }
+
+    /**
+     * The most this call can cost on any model that may serve it (the routed one or a fallback): the input
+     * estimate for that model's tokenizer at its highest input-side price, plus the cap at its output price.
+     */
+    private Money worstCase(RoutingDecision.Route route, JsonNode body) {
+        Money worst = Money.ZERO;
+        List<String> models = new ArrayList<>();
+        models.add(route.model());
+        models.addAll(route.fallbacks());
+        CostOptions options = options(body, json.createObjectNode());
+        for (String m : models) {
+            ModelSpec spec = config.catalog().require(m);
+            TokenizerFamily family = TokenizerFamily.forModel(spec);
+            long input = family.equals(TokenizerFamily.CLASSIC)
+                    ? estimator.estimate(body)
+                    : InputTokenEstimator.of(family).estimate(body);
+            Money w;
+            try {
+                w = config.catalog().worstCase(m, input, route.maxTokens(), options);
+            } catch (PricingException e) {
+                w = config.catalog().worstCase(m, input, route.maxTokens(), CostOptions.STANDARD);
+            }
+            if (w.isGreaterThan(worst)) {
+                worst = w;
+            }
+        }
+        return worst;
     }
 
     private RoutingDecision passthrough(String model, String taskType, RequestFacts facts, boolean messages) {
@@ -324,13 +463,15 @@ final class MessagesHandler {
         routeHeaders(res, a, r.model());
         res.header("x-tiergate-cost-usd", cost.total().toUsdString());
         res.header("content-type", "application/json");
+        // Settle before the caller sees the answer: a call that reached its caller is always in the ledger, even
+        // if this process dies right after. The upstream has billed the call whether or not the send succeeds.
+        record(a, r.model(), usage, cost.total(), -1, stopReason, "ok", errorType, r.attempts());
         try {
             res.send(body);
         } catch (UncheckedIOException | ServerConnectionException e) {
-            record(a, r.model(), usage, cost.total(), -1, stopReason, "client_cancelled", errorType, r.attempts());
-            return;
+            System.getLogger("tiergate.gateway")
+                    .log(System.Logger.Level.INFO, "caller of {0} left before the response was sent", a.requestId());
         }
-        record(a, r.model(), usage, cost.total(), -1, stopReason, "ok", errorType, r.attempts());
     }
 
     private void stream(ServerResponse res, Admitted a, UpstreamClient.Response r, Instant deadline) {
@@ -493,8 +634,23 @@ final class MessagesHandler {
                 errorType,
                 a.request().stream(),
                 attempts);
+        ReservationId reservation = a.reservation();
+        if (reservation != null) {
+            accounting.settle(
+                    reservation,
+                    new Outcome(statusOf(status), servedModel, usage, cost, latency, ttft, stopReason, errorType));
+        }
         recorder.record(call);
         metrics.record(call);
+    }
+
+    private static CallStatus statusOf(String status) {
+        return switch (status) {
+            case "ok" -> CallStatus.OK;
+            case "client_cancelled" -> CallStatus.CLIENT_CANCELLED;
+            case "upstream_error" -> CallStatus.UPSTREAM_ERROR;
+            default -> throw new IllegalArgumentException("not a settled call status: " + status);
+        };
     }
 
     private CallRecord refused(String requestId, Instant start, String key, String task, String type) {

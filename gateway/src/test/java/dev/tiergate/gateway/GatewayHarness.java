@@ -37,6 +37,7 @@ final class GatewayHarness implements AutoCloseable {
     final FakeAnthropic fake;
     final Gateway gateway;
     final List<CallRecord> calls = new CopyOnWriteArrayList<>();
+    private boolean stopped;
 
     GatewayHarness(Path dir) {
         this(dir, "");
@@ -93,7 +94,15 @@ final class GatewayHarness implements AutoCloseable {
 
     @Override
     public void close() {
-        gateway.close();
+        stopGateway();
         fake.close();
+    }
+
+    /** Stops the gateway (and closes its ledger) but keeps the fake upstream running. Idempotent. */
+    void stopGateway() {
+        if (!stopped) {
+            stopped = true;
+            gateway.close();
+        }
     }
 }

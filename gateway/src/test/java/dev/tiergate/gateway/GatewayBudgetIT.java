@@ -1,0 +1,320 @@
+package dev.tiergate.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiergate.budget.BudgetStatus;
+import dev.tiergate.ledger.CallQuery;
+import dev.tiergate.ledger.CallStatus;
+import dev.tiergate.ledger.Ledger;
+import dev.tiergate.ledger.LedgerRow;
+import dev.tiergate.pricing.Money;
+import dev.tiergate.testing.FakeResponse;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Budgets and the ledger through the real gateway: reservation before the call, exact settlement after. */
+class GatewayBudgetIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    final HttpClient http = HttpClient.newHttpClient();
+
+    private HttpRequest post(GatewayHarness h, String body, String... headers) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(h.baseUrl() + "/v1/messages"))
+                .header("x-api-key", GatewayHarness.KEY)
+                .header("anthropic-version", "2023-06-01")
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return b.build();
+    }
+
+    private static String body(String task, boolean stream) {
+        return "{\"model\":\"task:" + task + "\",\"max_tokens\":300,\"stream\":" + stream
+                + ",\"messages\":[{\"role\":\"user\",\"content\":\"hello there\"}]}";
+    }
+
+    private static List<LedgerRow> rows(Ledger ledger) {
+        return ledger.calls(CallQuery.latest(1000)).rows();
+    }
+
+    @Test
+    void hardBudgetDeniesBeforeTheUpstreamWithTheBudgetLimitSpentReservedAndEstimate() throws Exception {
+        try (GatewayHarness h = new GatewayHarness(
+                dir, "budgets:\n  - { name: tiny, scope: global, window: day, limit_usd: 0.001 }\n")) {
+            HttpResponse<String> res =
+                    http.send(post(h, body("extraction", false)), HttpResponse.BodyHandlers.ofString());
+            assertThat(res.statusCode()).isEqualTo(429);
+            assertThat(res.headers().firstValue("x-should-retry")).contains("false");
+            var err = JSON.readTree(res.body()).path("error");
+            assertThat(err.path("type").asText()).isEqualTo("rate_limit_error");
+            assertThat(err.path("message").asText())
+                    .contains("budget 'tiny'")
+                    .contains("0.001000000")
+                    .contains("spent 0.000000000")
+                    .contains("estimate");
+            assertThat(h.fake.requestCount()).isZero();
+            assertThat(rows(h.gateway.ledger())).singleElement().satisfies(r -> {
+                assertThat(r.outcome().status()).isEqualTo(CallStatus.DENIED);
+                assertThat(r.outcome().cost()).isEqualTo(Money.ZERO);
+            });
+        }
+    }
+
+    @Test
+    void settledCallsAreInTheLedgerAtTheirExactCost() throws Exception {
+        try (GatewayHarness h = new GatewayHarness(
+                dir, "budgets:\n  - { name: day, scope: team, team: team-a, window: day, limit_usd: 5 }\n")) {
+            h.fake.setDefault(FakeResponse.message("ok").withUsage(1000, 200));
+            for (int i = 0; i < 3; i++) {
+                assertThat(http.send(
+                                        post(
+                                                h,
+                                                body("extraction", false),
+                                                "x-tiergate-run",
+                                                "r1",
+                                                "x-tiergate-agent",
+                                                "a" + i),
+                                        HttpResponse.BodyHandlers.ofString())
+                                .statusCode())
+                        .isEqualTo(200);
+            }
+            List<LedgerRow> rows = rows(h.gateway.ledger());
+            assertThat(rows).hasSize(3).allSatisfy(r -> {
+                assertThat(r.outcome().status()).isEqualTo(CallStatus.OK);
+                // Haiku 4.5: 1,000 x $1 + 200 x $5 = $0.002
+                assertThat(r.outcome().cost().toUsdString()).isEqualTo("0.002000000");
+                assertThat(r.call().runId()).isEqualTo("r1");
+                assertThat(r.call().routedModel()).isEqualTo("claude-haiku-4-5-20251001");
+            });
+            BudgetStatus day = h.gateway.ledger().budgetStatus(Instant.now()).stream()
+                    .filter(s -> s.budget().budget().equals("day"))
+                    .findFirst()
+                    .orElseThrow();
+            assertThat(day.spent().toUsdString()).isEqualTo("0.006000000");
+            assertThat(day.reserved()).isEqualTo(Money.ZERO);
+        }
+    }
+
+    @Test
+    void runBudgetFromTheHeaderCapsTheRun() throws Exception {
+        try (GatewayHarness h = new GatewayHarness(dir)) {
+            h.fake.setDefault(FakeResponse.message("ok").withUsage(1000, 300));
+            // worst case per call: ~10 input tokens x $2 + 300 x $5 = ~$0.0015; a $0.004 run fits two.
+            int ok = 0;
+            int denied = 0;
+            for (int i = 0; i < 4; i++) {
+                int status = http.send(
+                                post(
+                                        h,
+                                        body("extraction", false),
+                                        "x-tiergate-run",
+                                        "run-7",
+                                        "x-tiergate-run-budget-usd",
+                                        "0.004"),
+                                HttpResponse.BodyHandlers.ofString())
+                        .statusCode();
+                if (status == 200) {
+                    ok++;
+                } else if (status == 429) {
+                    denied++;
+                }
+            }
+            assertThat(ok).isEqualTo(1);
+            assertThat(denied).isEqualTo(3);
+            HttpResponse<String> bad = http.send(
+                    post(h, body("extraction", false), "x-tiergate-run", "r", "x-tiergate-run-budget-usd", "lots"),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(bad.statusCode()).isEqualTo(400);
+            assertThat(bad.body()).contains("x-tiergate-run-budget-usd");
+        }
+    }
+
+    @Test
+    void sixtyFourConcurrentCallersNeverOverspendAHardBudget() throws Exception {
+        try (GatewayHarness h = new GatewayHarness(
+                dir, "budgets:\n  - { name: shared, scope: global, window: total, limit_usd: 0.03 }\n")) {
+            h.fake.setDefault(FakeResponse.stream()
+                    .eventDelay(Duration.ofMillis(15))
+                    .messageStart(FakeResponse.usage(100, 1))
+                    .text("a", "b", "c")
+                    .messageDelta("end_turn", "{\"output_tokens\":280}")
+                    .messageStop()
+                    .build());
+            Money limit = Money.parseUsd("0.03");
+            Ledger ledger = h.gateway.ledger();
+            AtomicBoolean running = new AtomicBoolean(true);
+            AtomicReference<String> violation = new AtomicReference<>("");
+            Thread sampler = Thread.ofVirtual().start(() -> {
+                while (running.get()) {
+                    for (BudgetStatus s : ledger.budgetStatus(Instant.now())) {
+                        Money used = s.spent().plus(s.reserved());
+                        if (used.isGreaterThan(limit)) {
+                            violation.set("spent " + s.spent() + " + reserved " + s.reserved() + " > " + limit);
+                        }
+                    }
+                }
+            });
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<Integer>> results = new ArrayList<>();
+            try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 64; i++) {
+                    results.add(pool.submit(() -> {
+                        go.await();
+                        HttpResponse<String> r =
+                                http.send(post(h, body("extraction", true)), HttpResponse.BodyHandlers.ofString());
+                        return r.statusCode();
+                    }));
+                }
+                go.countDown();
+                int ok = 0;
+                int denied = 0;
+                for (Future<Integer> f : results) {
+                    int status = f.get(60, TimeUnit.SECONDS);
+                    if (status == 200) {
+                        ok++;
+                    } else if (status == 429) {
+                        denied++;
+                    }
+                }
+                assertThat(ok + denied).isEqualTo(64);
+                assertThat(ok).isPositive();
+                assertThat(denied).isPositive();
+            } finally {
+                running.set(false);
+                sampler.join();
+            }
+            assertThat(violation.get()).isEmpty();
+            h.awaitCalls((int) rows(ledger).stream()
+                    .filter(r -> r.outcome().status() == CallStatus.OK)
+                    .count());
+            BudgetStatus shared = ledger.budgetStatus(Instant.now()).get(0);
+            Money ledgerSum = rows(ledger).stream().map(r -> r.outcome().cost()).reduce(Money.ZERO, Money::plus);
+            assertThat(ledgerSum).isEqualTo(shared.spent());
+            assertThat(shared.reserved()).isEqualTo(Money.ZERO);
+            assertThat(shared.spent().isGreaterThan(limit)).isFalse();
+        }
+    }
+
+    @Test
+    void aGatewayKilledMidStreamIsRecoveredAsInterruptedWithItsWorstCaseCharged() throws Exception {
+        CountDownLatch hold = new CountDownLatch(1);
+        try (GatewayHarness h = new GatewayHarness(
+                dir,
+                "budgets:\n  - { name: g, scope: global, window: total, limit_usd: 10 }\nledger:\n  lease_seconds: 1\n")) {
+            h.fake.setDefault(FakeResponse.message("done").withUsage(50, 50));
+            // The crash victim runs in its own JVM on the same ledger file; this one only provides the fake upstream.
+            h.stopGateway();
+            h.fake.enqueue(FakeResponse.message("delivered").withUsage(1000, 100));
+            h.fake.enqueue(FakeResponse.stream()
+                    .messageStart(FakeResponse.usage(2000, 1))
+                    .text("half")
+                    .await(hold)
+                    .messageStop()
+                    .build());
+            Process child = new ProcessBuilder(
+                            ProcessHandle.current().info().command().orElse("java"),
+                            "-cp",
+                            System.getProperty("java.class.path"),
+                            GatewayChildMain.class.getName(),
+                            dir.resolve("tiergate.yaml").toString())
+                    .redirectErrorStream(true)
+                    .start();
+            try {
+                BufferedReader out =
+                        new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+                int port = -1;
+                for (String line; (line = out.readLine()) != null; ) {
+                    if (line.startsWith("PORT ")) {
+                        port = Integer.parseInt(line.substring(5).trim());
+                        break;
+                    }
+                }
+                assertThat(port).isPositive();
+                String base = "http://127.0.0.1:" + port;
+                HttpResponse<String> delivered = http.send(
+                        HttpRequest.newBuilder(URI.create(base + "/v1/messages"))
+                                .header("x-api-key", GatewayHarness.KEY)
+                                .POST(HttpRequest.BodyPublishers.ofString(body("extraction", false)))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(delivered.statusCode()).isEqualTo(200);
+                HttpResponse<InputStream> streaming = http.send(
+                        HttpRequest.newBuilder(URI.create(base + "/v1/messages"))
+                                .header("x-api-key", GatewayHarness.KEY)
+                                .POST(HttpRequest.BodyPublishers.ofString(body("synthesis", true)))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofInputStream());
+                BufferedReader events =
+                        new BufferedReader(new InputStreamReader(streaming.body(), StandardCharsets.UTF_8));
+                assertThat(events.readLine()).isEqualTo("event: message_start");
+                // SIGKILL: no shutdown hook, no settlement.
+                child.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            } finally {
+                child.destroyForcibly();
+                hold.countDown();
+            }
+            // A restarted gateway on the same ledger recovers the dead instance's reservation once its lease expires.
+            GatewayConfig config = GatewayConfig.load(
+                    dir.resolve("tiergate.yaml"),
+                    Map.of("ANTHROPIC_API_KEY", GatewayHarness.UPSTREAM_SECRET),
+                    java.time.LocalDate.of(2026, 11, 29));
+            try (Gateway restarted = Gateway.start(config, c -> {}, Clock.systemUTC())) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+                List<LedgerRow> rows = rows(restarted.ledger());
+                while (rows.stream().noneMatch(r -> r.outcome().status() == CallStatus.INTERRUPTED)
+                        && System.nanoTime() < deadline) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(
+                            Duration.ofMillis(100).toNanos());
+                    rows = rows(restarted.ledger());
+                }
+                assertThat(rows).anySatisfy(r -> {
+                    assertThat(r.outcome().status()).isEqualTo(CallStatus.OK);
+                    // Haiku 4.5: 1,000 x $1 + 100 x $5
+                    assertThat(r.outcome().cost().toUsdString()).isEqualTo("0.001500000");
+                });
+                LedgerRow interrupted = rows.stream()
+                        .filter(r -> r.outcome().status() == CallStatus.INTERRUPTED)
+                        .findFirst()
+                        .orElseThrow(() -> new AssertionError("no interrupted row: " + rows(restarted.ledger())));
+                assertThat(interrupted.call().taskType()).isEqualTo("synthesis");
+                // Charged at the worst case: more than its 300-token max_tokens at Opus 4.6's $25 alone (the input
+                // estimate at the highest input price comes on top), far above what the stream had used.
+                assertThat(interrupted.outcome().cost().isGreaterThan(Money.parseUsd("0.0075")))
+                        .isTrue();
+                assertThat(interrupted.outcome().cost().isGreaterThan(Money.parseUsd("0.0080")))
+                        .isFalse();
+                BudgetStatus g = restarted.ledger().budgetStatus(Instant.now()).get(0);
+                assertThat(g.reserved()).isEqualTo(Money.ZERO);
+                Money sum = rows.stream().map(r -> r.outcome().cost()).reduce(Money.ZERO, Money::plus);
+                assertThat(g.spent()).isEqualTo(sum);
+            }
+        }
+    }
+}
