@@ -28,6 +28,7 @@ public final class Gateway implements AutoCloseable {
                 config.budgets(), config.ledger().open(config.instanceId(), clock), clock, config.lease());
         MessagesHandler handler = new MessagesHandler(
                 config, new UpstreamClient(config.upstream()), recorder, metrics, accounting, clock);
+        AdminApi admin = new AdminApi(config.adminKeys(), accounting.ledger(), clock, handler);
         WebServer server = WebServer.builder()
                 .host(config.host())
                 .port(config.port())
@@ -36,6 +37,9 @@ public final class Gateway implements AutoCloseable {
                 .shutdownHook(false)
                 .routing(r -> r.post("/v1/messages", guarded(handler, handler::messages))
                         .post("/v1/messages/count_tokens", guarded(handler, handler::countTokens))
+                        .get("/admin/budgets", admin::budgets)
+                        .get("/admin/spend", admin::spend)
+                        .get("/admin/calls", admin::calls)
                         .get("/healthz", (req, res) -> {
                             res.header("content-type", "application/json");
                             res.send("{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8));

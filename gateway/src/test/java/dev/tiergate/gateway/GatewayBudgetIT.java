@@ -317,4 +317,49 @@ class GatewayBudgetIT {
             }
         }
     }
+
+    @Test
+    void adminApiShowsBudgetsSpendAndPagedCallsToAdminKeysOnly() throws Exception {
+        String adminKey = "tg-admin-key";
+        try (GatewayHarness h = new GatewayHarness(
+                dir,
+                "budgets:\n  - { name: day, scope: global, window: day, limit_usd: 1 }\n"
+                        + "admin_keys:\n  - { name: ops, sha256: " + ApiKeys.sha256Hex(adminKey) + " }\n")) {
+            h.fake.setDefault(FakeResponse.message("ok").withUsage(1000, 200));
+            for (int i = 0; i < 3; i++) {
+                http.send(
+                        post(h, body(i == 0 ? "synthesis" : "extraction", false)),
+                        HttpResponse.BodyHandlers.ofString());
+            }
+            var budgets = JSON.readTree(admin(h, "/admin/budgets", adminKey).body());
+            assertThat(budgets.path("budgets").get(0).path("budget").asText()).isEqualTo("day");
+            assertThat(budgets.path("budgets").get(0).path("limit_usd").asText())
+                    .isEqualTo("1.000000000");
+            // synthesis on Opus 4.6: 1,000 x $5 + 200 x $25 = 0.01; two extractions on Haiku 4.5: 2 x 0.002
+            assertThat(budgets.path("budgets").get(0).path("spent_usd").asText())
+                    .isEqualTo("0.014000000");
+            var spend = JSON.readTree(admin(h, "/admin/spend?by=task", adminKey).body());
+            assertThat(spend.path("groups").toString())
+                    .contains("\"group\":\"extraction\"")
+                    .contains("0.004000000");
+            var page1 = JSON.readTree(admin(h, "/admin/calls?limit=2", adminKey).body());
+            assertThat(page1.path("calls")).hasSize(2);
+            var page2 = JSON.readTree(
+                    admin(h, page1.path("next").asText(), adminKey).body());
+            assertThat(page2.path("calls")).hasSize(1);
+            assertThat(page2.path("calls").get(0).path("task_type").asText()).isEqualTo("synthesis");
+            assertThat(admin(h, "/admin/budgets", GatewayHarness.KEY).statusCode())
+                    .isEqualTo(401);
+            assertThat(admin(h, "/admin/spend?by=colour", adminKey).statusCode())
+                    .isEqualTo(400);
+        }
+    }
+
+    private HttpResponse<String> admin(GatewayHarness h, String path, String key) throws Exception {
+        return http.send(
+                HttpRequest.newBuilder(URI.create(h.baseUrl() + path))
+                        .header("x-api-key", key)
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
 }

@@ -1,0 +1,206 @@
+package dev.tiergate.gateway;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tiergate.budget.BudgetStatus;
+import dev.tiergate.ledger.CallPage;
+import dev.tiergate.ledger.CallQuery;
+import dev.tiergate.ledger.CallStatus;
+import dev.tiergate.ledger.GroupBy;
+import dev.tiergate.ledger.Ledger;
+import dev.tiergate.ledger.LedgerRow;
+import dev.tiergate.ledger.SpendGroup;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The admin JSON API, for the CLI and the dashboard: {@code GET /admin/budgets}, {@code GET /admin/spend?by=...
+ * &since=YYYY-MM-DD}, {@code GET /admin/calls?limit=&before=&since=&until=&key=&team=&task=&run=&status=}.
+ * Only admin keys (config {@code admin_keys}) are accepted; gateway keys are not. Read-only.
+ */
+final class AdminApi {
+    private final ApiKeys adminKeys;
+    private final Ledger ledger;
+    private final Clock clock;
+    private final MessagesHandler errors;
+    private final ObjectMapper json = new ObjectMapper();
+
+    AdminApi(ApiKeys adminKeys, Ledger ledger, Clock clock, MessagesHandler errors) {
+        this.adminKeys = adminKeys;
+        this.ledger = ledger;
+        this.clock = clock;
+        this.errors = errors;
+    }
+
+    void budgets(ServerRequest req, ServerResponse res) {
+        if (!authorised(req, res)) {
+            return;
+        }
+        ArrayNode out = json.createArrayNode();
+        for (BudgetStatus s : ledger.budgetStatus(clock.instant())) {
+            ObjectNode b = out.addObject();
+            b.put("budget", s.budget().budget());
+            b.put("subject", s.budget().subject());
+            b.put("window", s.budget().window().toString().toLowerCase(Locale.ROOT));
+            b.put("window_start", s.budget().windowStart().toString());
+            b.put("window_end", s.budget().windowEnd().toString());
+            b.put("mode", s.budget().hard() ? "hard" : "soft");
+            b.put("limit_usd", s.limit().toUsdString());
+            b.put("spent_usd", s.spent().toUsdString());
+            b.put("reserved_usd", s.reserved().toUsdString());
+            b.put("remaining_usd", s.remaining().toUsdString());
+        }
+        send(res, json.createObjectNode().set("budgets", out));
+    }
+
+    void spend(ServerRequest req, ServerResponse res) {
+        if (!authorised(req, res)) {
+            return;
+        }
+        GroupBy by;
+        Instant since;
+        try {
+            by = GroupBy.parse(req.query().first("by").orElse("task"));
+            since = day(param(req, "since"), LocalDate.now(clock).withDayOfMonth(1));
+        } catch (IllegalArgumentException e) {
+            errors.sendError(res, new GatewayError.BadRequest(String.valueOf(e.getMessage())));
+            return;
+        }
+        ArrayNode out = json.createArrayNode();
+        for (SpendGroup g : ledger.spend(by, since)) {
+            ObjectNode n = out.addObject();
+            n.put("group", g.group());
+            n.put("calls", g.calls());
+            n.put("cost_usd", g.cost().toUsdString());
+            n.put("input_tokens", g.inputTokens());
+            n.put("cache_write_tokens", g.cacheWriteTokens());
+            n.put("cache_read_tokens", g.cacheReadTokens());
+            n.put("output_tokens", g.outputTokens());
+            n.put("capped_calls", g.cappedCalls());
+        }
+        ObjectNode root = json.createObjectNode();
+        root.put("by", by.name().toLowerCase(Locale.ROOT));
+        root.put("since", since.toString());
+        root.set("groups", out);
+        send(res, root);
+    }
+
+    void calls(ServerRequest req, ServerResponse res) {
+        if (!authorised(req, res)) {
+            return;
+        }
+        CallQuery query;
+        try {
+            int limit = Integer.parseInt(req.query().first("limit").orElse("100"));
+            long before = Long.parseLong(req.query().first("before").orElse(Long.toString(Long.MAX_VALUE)));
+            Set<CallStatus> statuses = new HashSet<>();
+            for (String s : req.query().all("status", java.util.List::of)) {
+                statuses.add(CallStatus.valueOf(s.toUpperCase(Locale.ROOT)));
+            }
+            query = new CallQuery(
+                    day(param(req, "since"), LocalDate.EPOCH),
+                    day(param(req, "until"), LocalDate.of(9999, 12, 31)),
+                    req.query().first("key").orElse(""),
+                    req.query().first("team").orElse(""),
+                    req.query().first("task").orElse(""),
+                    req.query().first("run").orElse(""),
+                    statuses,
+                    limit,
+                    before);
+        } catch (IllegalArgumentException e) {
+            errors.sendError(
+                    res,
+                    new GatewayError.BadRequest("bad query: " + e.getMessage()
+                            + " (limit 1-1000, before a number, since/until YYYY-MM-DD, status one of ok, upstream_error,"
+                            + " client_cancelled, interrupted, denied)"));
+            return;
+        }
+        CallPage page = ledger.calls(query);
+        ArrayNode rows = json.createArrayNode();
+        for (LedgerRow r : page.rows()) {
+            ObjectNode n = rows.addObject();
+            n.put("seq", r.seq());
+            n.put("request_id", r.call().requestId());
+            n.put("time", r.call().startedAt().toString());
+            n.put("key", r.call().keyName());
+            n.put("team", r.call().team());
+            n.put("task_type", r.call().taskType());
+            n.put("tier", r.call().tier());
+            n.put("requested_model", r.call().requestedModel());
+            n.put("served_model", r.outcome().servedModel());
+            n.put("run", r.call().runId());
+            n.put("agent", r.call().agentId());
+            n.put("input_tokens", r.outcome().usage().inputTokens());
+            n.put("cache_write_5m_tokens", r.outcome().usage().cacheWrite5mTokens());
+            n.put("cache_write_1h_tokens", r.outcome().usage().cacheWrite1hTokens());
+            n.put("cache_read_tokens", r.outcome().usage().cacheReadTokens());
+            n.put("output_tokens", r.outcome().usage().outputTokens());
+            n.put("cost_usd", r.outcome().cost().toUsdString());
+            n.put("latency_ms", r.outcome().latencyMs());
+            n.put("ttft_ms", r.outcome().timeToFirstTokenMs());
+            n.put("stop_reason", r.outcome().stopReason());
+            n.put("max_tokens", r.call().maxTokens());
+            n.put("hit_cap", r.outcome().hitCap());
+            n.put("status", r.outcome().status().wireName());
+            n.put("error_type", r.outcome().errorType());
+        }
+        ObjectNode root = json.createObjectNode();
+        root.set("calls", rows);
+        if (page.hasNext()) {
+            root.put("next", "/admin/calls?limit=" + query.limit() + "&before=" + page.next());
+        }
+        send(res, root);
+    }
+
+    private static Optional<String> param(ServerRequest req, String name) {
+        return req.query().first(name).asOptional();
+    }
+
+    private static Instant day(Optional<String> text, LocalDate fallback) {
+        try {
+            return text.map(LocalDate::parse)
+                    .orElse(fallback)
+                    .atStartOfDay(ZoneOffset.UTC)
+                    .toInstant();
+        } catch (DateTimeParseException e) {
+            throw new IllegalArgumentException("a day must be YYYY-MM-DD, got '" + text.orElse("") + "'", e);
+        }
+    }
+
+    private boolean authorised(ServerRequest req, ServerResponse res) {
+        Optional<String> presented = req.headers().first(HeaderNames.create("x-api-key"));
+        if (presented.isEmpty()) {
+            presented = req.headers()
+                    .first(HeaderNames.AUTHORIZATION)
+                    .filter(v -> v.regionMatches(true, 0, "Bearer ", 0, 7))
+                    .map(v -> v.substring(7).trim());
+        }
+        if (presented.flatMap(adminKeys::find).isPresent()) {
+            return true;
+        }
+        errors.sendError(
+                res,
+                new GatewayError.Unauthorized(
+                        adminKeys.size() == 0
+                                ? "the admin API is off: no admin_keys in the gateway config"
+                                : "the admin API needs an admin key (x-api-key or Authorization: Bearer); gateway keys are not accepted"));
+        return false;
+    }
+
+    private void send(ServerResponse res, ObjectNode body) {
+        res.header("content-type", "application/json");
+        res.send(body.toString().getBytes(StandardCharsets.UTF_8));
+    }
+}
