@@ -121,16 +121,19 @@ final class Execution {
         }
     }
 
-    /** With a permit held, starts the earliest ready task; false if none is ready any more (the run stopped). */
+    /**
+     * With a permit held, starts the earliest ready task. False if it started nothing: the run stopped while this
+     * thread waited for the permit, or tasks were just skipped or cancelled, which the listener hears of before any
+     * later start.
+     */
     private boolean startFirstReady() {
         List<TaskResult> resolved;
         boolean started = false;
         lock.lock();
         try {
-            // re-check: a denial may have stopped the run while this thread waited for the permit
             resolved = resolveBlocked();
             int next = firstReady();
-            if (next >= 0) {
+            if (resolved.isEmpty() && next >= 0) {
                 start(next);
                 started = true;
             }

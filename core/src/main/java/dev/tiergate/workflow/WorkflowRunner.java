@@ -37,7 +37,7 @@ public final class WorkflowRunner {
      * Hears about a run's tasks as they start and end, e.g. to show progress. Called on the task's own virtual
      * thread (started, ended for tasks that ran) or on the thread running {@link WorkflowRunner#run} (ended for
      * skipped and cancelled tasks), so it must be thread-safe. A task's {@code ended} call happens before any of its
-     * dependents start, and before the run returns.
+     * dependents start, a skipped task's before the next task starts, and all of them before the run returns.
      */
     public interface Listener {
 
