@@ -75,7 +75,7 @@ final class AdminApi {
             by = GroupBy.parse(req.query().first("by").orElse("task"));
             since = day(param(req, "since"), LocalDate.now(clock).withDayOfMonth(1));
         } catch (IllegalArgumentException e) {
-            errors.sendError(res, new GatewayError.BadRequest(String.valueOf(e.getMessage())));
+            errors.sendError(HttpTransport.response(res), new GatewayError.BadRequest(String.valueOf(e.getMessage())));
             return;
         }
         ArrayNode out = json.createArrayNode();
@@ -121,7 +121,7 @@ final class AdminApi {
                     before);
         } catch (IllegalArgumentException e) {
             errors.sendError(
-                    res,
+                    HttpTransport.response(res),
                     new GatewayError.BadRequest("bad query: " + e.getMessage()
                             + " (limit 1-1000, before a number, since/until YYYY-MM-DD, status one of ok, upstream_error,"
                             + " client_cancelled, interrupted, denied)"));
@@ -191,7 +191,7 @@ final class AdminApi {
             return true;
         }
         errors.sendError(
-                res,
+                HttpTransport.response(res),
                 new GatewayError.Unauthorized(
                         adminKeys.size() == 0
                                 ? "the admin API is off: no admin_keys in the gateway config"

@@ -1,8 +1,8 @@
 package dev.tiergate.gateway;
 
+import dev.tiergate.simulator.SimulatedUpstream;
+import dev.tiergate.simulator.SimulatorProfiles;
 import io.helidon.webserver.WebServer;
-import io.helidon.webserver.http.ServerRequest;
-import io.helidon.webserver.http.ServerResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 
@@ -26,8 +26,8 @@ public final class Gateway implements AutoCloseable {
         GatewayMetrics metrics = new GatewayMetrics();
         Accounting accounting = new Accounting(
                 config.budgets(), config.ledger().open(config.instanceId(), clock), clock, config.lease());
-        MessagesHandler handler = new MessagesHandler(
-                config, new UpstreamClient(config.upstream()), recorder, metrics, accounting, clock);
+        MessagesHandler handler =
+                new MessagesHandler(config, upstreamFor(config), recorder, metrics, accounting, clock);
         AdminApi admin = new AdminApi(config.adminKeys(), accounting.ledger(), clock, handler);
         WebServer server = WebServer.builder()
                 .host(config.host())
@@ -35,8 +35,8 @@ public final class Gateway implements AutoCloseable {
                 // Helidon leaves Nagle on by default: every streamed event would wait ~40 ms for an ACK.
                 .connectionOptions(o -> o.tcpNoDelay(true))
                 .shutdownHook(false)
-                .routing(r -> r.post("/v1/messages", guarded(handler, handler::messages))
-                        .post("/v1/messages/count_tokens", guarded(handler, handler::countTokens))
+                .routing(r -> r.post("/v1/messages", guarded(handler, config, handler::messages))
+                        .post("/v1/messages/count_tokens", guarded(handler, config, handler::countTokens))
                         .get("/admin/budgets", admin::budgets)
                         .get("/admin/spend", admin::spend)
                         .get("/admin/calls", admin::calls)
@@ -49,13 +49,25 @@ public final class Gateway implements AutoCloseable {
                             res.send(metrics.scrape().getBytes(StandardCharsets.UTF_8));
                         })
                         .any((req, res) -> handler.sendError(
-                                res,
+                                HttpTransport.response(res),
                                 new GatewayError.NotFound("no route for "
                                         + req.prologue().method().text() + " "
                                         + req.path().path()))))
                 .build()
                 .start();
         return new Gateway(server, config, accounting);
+    }
+
+    /** HTTP to the configured base URL, or the built-in simulator in process. */
+    static Upstream upstreamFor(GatewayConfig config) {
+        GatewayConfig.Upstream u = config.upstream();
+        if (u.simulated()) {
+            return new SimulatedUpstreamAdapter(
+                    SimulatedUpstream.create(
+                            u.simulatorSeed(), SimulatorProfiles.builtIn(), u.simulatorTimeCompression()),
+                    u.maxRetries());
+        }
+        return new UpstreamClient(u);
     }
 
     /** The port the gateway listens on (useful with port 0). */
@@ -80,14 +92,14 @@ public final class Gateway implements AutoCloseable {
     }
 
     private interface Handler {
-        void handle(ServerRequest req, ServerResponse res);
+        void handle(CallRequest req, ResponseSink res);
     }
 
     /** Any unexpected failure becomes an Anthropic-shaped 500 instead of the server's own error page. */
-    private static io.helidon.webserver.http.Handler guarded(MessagesHandler handler, Handler h) {
+    private static io.helidon.webserver.http.Handler guarded(MessagesHandler handler, GatewayConfig config, Handler h) {
         return (req, res) -> {
             try {
-                h.handle(req, res);
+                h.handle(HttpTransport.request(req, config.maxBodyBytes()), HttpTransport.response(res));
             } catch (RuntimeException e) {
                 System.getLogger("tiergate.gateway")
                         .log(

@@ -60,6 +60,29 @@ public record GatewayConfig(
         String instanceId,
         ApiKeys adminKeys) {
 
+    /** The same config with other upstream settings (e.g. the simulated upstream). */
+    public GatewayConfig withUpstream(Upstream other) {
+        return new GatewayConfig(
+                host, port, catalog, policy, keys, other, maxBodyBytes, budgets, ledger, lease, instanceId, adminKeys);
+    }
+
+    /** The same config listening on {@code newPort} (0: any free port). */
+    public GatewayConfig withPort(int newPort) {
+        return new GatewayConfig(
+                host,
+                newPort,
+                catalog,
+                policy,
+                keys,
+                upstream,
+                maxBodyBytes,
+                budgets,
+                ledger,
+                lease,
+                instanceId,
+                adminKeys);
+    }
+
     /** Anthropic's own request size limit for Messages: 32 MB. */
     public static final long DEFAULT_MAX_BODY_BYTES = 32L * 1024 * 1024;
 
@@ -75,6 +98,10 @@ public record GatewayConfig(
      * @param firstByteTimeout until response headers arrive
      * @param idleTimeout longest silence inside a stream
      * @param totalTimeout the whole call
+     * @param simulated whether calls go to the built-in simulated upstream, in process ({@code base_url:
+     *     simulated}); everything it produces is labelled simulated
+     * @param simulatorSeed the simulator's seed
+     * @param simulatorTimeCompression how much faster than real time the simulator runs
      */
     public record Upstream(
             URI baseUrl,
@@ -85,7 +112,27 @@ public record GatewayConfig(
             Duration connectTimeout,
             Duration firstByteTimeout,
             Duration idleTimeout,
-            Duration totalTimeout) {
+            Duration totalTimeout,
+            boolean simulated,
+            long simulatorSeed,
+            double simulatorTimeCompression) {
+
+        /** The same settings with the built-in simulated upstream instead of HTTP. */
+        public Upstream simulate(long seed, double timeCompression) {
+            return new Upstream(
+                    baseUrl,
+                    apiKey,
+                    maxRetries,
+                    retryBase,
+                    maxRetryWait,
+                    connectTimeout,
+                    firstByteTimeout,
+                    idleTimeout,
+                    totalTimeout,
+                    true,
+                    seed,
+                    timeCompression);
+        }
 
         /** Defaults for {@code baseUrl} and {@code apiKey}, as the SDKs use them. */
         public static Upstream defaults(URI baseUrl, Secret apiKey) {
@@ -98,7 +145,10 @@ public record GatewayConfig(
                     Duration.ofSeconds(10),
                     Duration.ofMinutes(10),
                     Duration.ofMinutes(5),
-                    Duration.ofMinutes(30));
+                    Duration.ofMinutes(30),
+                    false,
+                    1,
+                    1.0);
         }
     }
 
@@ -117,7 +167,9 @@ public record GatewayConfig(
             "connect_timeout_ms",
             "first_byte_timeout_ms",
             "idle_timeout_ms",
-            "total_timeout_ms");
+            "total_timeout_ms",
+            "simulator_seed",
+            "simulator_time_compression");
     private static final Set<String> KEY_KEYS =
             Set.of("name", "sha256", "team", "default_task", "allow_model_passthrough");
 
@@ -307,7 +359,10 @@ public record GatewayConfig(
         YamlNode.Mapping m = u.get();
         problems.rejectUnknownKeys(m, "upstream", UPSTREAM_KEYS);
         Optional<YamlNode> baseNode = m.get("base_url");
-        if (baseNode.isPresent()) {
+        boolean simulated = baseNode.filter(
+                        n -> n instanceof YamlNode.Scalar sc && sc.text().equals("simulated"))
+                .isPresent();
+        if (baseNode.isPresent() && !simulated) {
             Optional<String> text = problems.text(baseNode.get(), "upstream.base_url");
             if (text.isPresent()) {
                 try {
@@ -343,7 +398,17 @@ public record GatewayConfig(
                 millis(m, "connect_timeout_ms", d.connectTimeout(), problems),
                 millis(m, "first_byte_timeout_ms", d.firstByteTimeout(), problems),
                 millis(m, "idle_timeout_ms", d.idleTimeout(), problems),
-                millis(m, "total_timeout_ms", d.totalTimeout(), problems));
+                millis(m, "total_timeout_ms", d.totalTimeout(), problems),
+                simulated,
+                m.get("simulator_seed")
+                        .flatMap(
+                                n -> problems.wholeNumber(n, "upstream.simulator_seed", Long.MIN_VALUE, Long.MAX_VALUE))
+                        .orElse(1L),
+                m.get("simulator_time_compression")
+                        .flatMap(n -> problems.nonNegativeDecimal(n, "upstream.simulator_time_compression"))
+                        .map(java.math.BigDecimal::doubleValue)
+                        .filter(v -> v > 0)
+                        .orElse(1.0));
     }
 
     private static Duration millis(YamlNode.Mapping m, String key, Duration fallback, Problems problems) {

@@ -29,12 +29,6 @@ import dev.tiergate.pricing.ModelSpec;
 import dev.tiergate.pricing.Money;
 import dev.tiergate.pricing.PricingException;
 import dev.tiergate.pricing.Usage;
-import io.helidon.http.Header;
-import io.helidon.http.HeaderName;
-import io.helidon.http.HeaderNames;
-import io.helidon.webserver.ServerConnectionException;
-import io.helidon.webserver.http.ServerRequest;
-import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -59,17 +53,17 @@ import org.jspecify.annotations.Nullable;
  * record the call, also when the caller disconnects or the upstream fails mid-stream.
  */
 final class MessagesHandler {
-    static final HeaderName TASK = HeaderNames.create("x-tiergate-task");
-    static final HeaderName RUN = HeaderNames.create("x-tiergate-run");
-    static final HeaderName AGENT = HeaderNames.create("x-tiergate-agent");
-    static final HeaderName RUN_BUDGET = HeaderNames.create("x-tiergate-run-budget-usd");
-    private static final HeaderName API_KEY = HeaderNames.create("x-api-key");
+    static final String TASK = "x-tiergate-task";
+    static final String RUN = "x-tiergate-run";
+    static final String AGENT = "x-tiergate-agent";
+    static final String RUN_BUDGET = "x-tiergate-run-budget-usd";
+    private static final String API_KEY = "x-api-key";
     private static final String PASSTHROUGH_TIER = "passthrough";
     private static final String DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
 
     private final GatewayConfig config;
     private final Router router;
-    private final UpstreamClient upstream;
+    private final Upstream upstream;
     private final CallRecorder recorder;
     private final GatewayMetrics metrics;
     private final Accounting accounting;
@@ -79,7 +73,7 @@ final class MessagesHandler {
 
     MessagesHandler(
             GatewayConfig config,
-            UpstreamClient upstream,
+            Upstream upstream,
             CallRecorder recorder,
             GatewayMetrics metrics,
             Accounting accounting,
@@ -106,7 +100,7 @@ final class MessagesHandler {
             String agentId,
             @Nullable ReservationId reservation) {}
 
-    void messages(ServerRequest req, ServerResponse res) {
+    void messages(CallRequest req, ResponseSink res) {
         Instant start = clock.instant();
         long startNanos = System.nanoTime();
         String requestId = newRequestId();
@@ -121,15 +115,15 @@ final class MessagesHandler {
         models.add(route.model());
         models.addAll(route.fallbacks());
         Instant deadline = start.plus(config.upstream().totalTimeout());
-        UpstreamClient.Result result = upstream.send(
+        Upstream.Result result = upstream.send(
                 "/v1/messages",
                 models,
                 model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.of(route.maxTokens())),
-                forwardHeaders(req),
+                forwardHeaders(req, a.taskType()),
                 a.request().stream(),
                 deadline);
         switch (result) {
-            case UpstreamClient.Failed f -> {
+            case Upstream.Failed f -> {
                 sendError(res, f.error());
                 record(
                         a,
@@ -142,8 +136,8 @@ final class MessagesHandler {
                         f.error().type(),
                         f.attempts());
             }
-            case UpstreamClient.Response r -> {
-                if (r.response().statusCode() != 200) {
+            case Upstream.Response r -> {
+                if (r.status() != 200) {
                     relayUpstreamError(res, a, r);
                 } else if (a.request().stream()) {
                     stream(res, a, r, deadline);
@@ -154,7 +148,7 @@ final class MessagesHandler {
         }
     }
 
-    void countTokens(ServerRequest req, ServerResponse res) {
+    void countTokens(CallRequest req, ResponseSink res) {
         Instant start = clock.instant();
         String requestId = newRequestId();
         res.header("x-tiergate-request-id", requestId);
@@ -163,24 +157,21 @@ final class MessagesHandler {
             return;
         }
         Admitted a = admitted.get();
-        UpstreamClient.Result result = upstream.send(
+        Upstream.Result result = upstream.send(
                 "/v1/messages/count_tokens",
                 List.of(a.route().model()),
                 model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.empty()),
-                forwardHeaders(req),
+                forwardHeaders(req, a.taskType()),
                 false,
                 start.plus(config.upstream().totalTimeout()));
         switch (result) {
-            case UpstreamClient.Failed f -> sendError(res, f.error());
-            case UpstreamClient.Response r -> {
-                byte[] body = readAll(r.response().body());
-                res.status(
-                        r.response().statusCode() == 401 || r.response().statusCode() == 403
-                                ? 502
-                                : r.response().statusCode());
+            case Upstream.Failed f -> sendError(res, f.error());
+            case Upstream.Response r -> {
+                byte[] body = readAll(r.body());
+                res.status(r.status() == 401 || r.status() == 403 ? 502 : r.status());
                 routeHeaders(res, a, a.route().model());
                 res.header("content-type", "application/json");
-                if (r.response().statusCode() == 401 || r.response().statusCode() == 403) {
+                if (r.status() == 401 || r.status() == 403) {
                     res.send(errorBody("api_error", "the upstream rejected the gateway's credentials"));
                 } else {
                     res.send(body);
@@ -190,16 +181,15 @@ final class MessagesHandler {
     }
 
     private Optional<Admitted> admit(
-            ServerRequest req, ServerResponse res, String requestId, Instant start, long startNanos, boolean messages) {
-        Optional<byte[]> body = readBody(req);
-        if (body.isEmpty()) {
+            CallRequest req, ResponseSink res, String requestId, Instant start, long startNanos, boolean messages) {
+        if (req.tooLarge()) {
             sendError(
                     res,
                     new GatewayError.TooLarge(
                             "request body is larger than the gateway's limit of " + config.maxBodyBytes() + " bytes"));
             return Optional.empty();
         }
-        Optional<ApiKeys.Key> key = authenticate(req);
+        Optional<ApiKeys.Key> key = Optional.ofNullable(req.trustedCaller()).or(() -> authenticate(req));
         if (key.isEmpty()) {
             sendError(
                     res,
@@ -209,7 +199,7 @@ final class MessagesHandler {
             return Optional.empty();
         }
         ParsedRequest request;
-        switch (ParsedRequest.parse(body.get(), true)) {
+        switch (ParsedRequest.parse(req.body(), true)) {
             case ParsedRequest.Either.Bad bad -> {
                 sendError(res, bad.error());
                 metrics.record(refused(requestId, start, key.get().name(), "", "invalid_request_error"));
@@ -239,8 +229,8 @@ final class MessagesHandler {
             // count_tokens never generates: a missing cap is no reason to refuse it.
             decision = router.route(taskType, RequestFacts.of(inputEstimate, 1));
         }
-        String runId = req.headers().first(RUN).orElse("");
-        String agentId = req.headers().first(AGENT).orElse("");
+        String runId = req.header(RUN).orElse("");
+        String agentId = req.header(AGENT).orElse("");
         if (decision instanceof RoutingDecision.Reject reject) {
             sendError(res, new GatewayError.BadRequest(reject.reason()));
             CallRecord denied = new CallRecord(
@@ -279,8 +269,7 @@ final class MessagesHandler {
         }
         CallAttributes attributes =
                 CallAttributes.of(key.get().name(), key.get().team(), taskType, runId);
-        Optional<String> runBudget =
-                req.headers().first(RUN_BUDGET).map(String::trim).filter(v -> !v.isEmpty());
+        Optional<String> runBudget = req.header(RUN_BUDGET).map(String::trim).filter(v -> !v.isEmpty());
         if (runBudget.isPresent()) {
             Money cap;
             try {
@@ -422,8 +411,8 @@ final class MessagesHandler {
                 List.of("model '" + model + "' passed through (the key allows it)"));
     }
 
-    private static String taskType(ServerRequest req, ParsedRequest request, ApiKeys.Key key) {
-        String header = req.headers().first(TASK).orElse("").trim();
+    private static String taskType(CallRequest req, ParsedRequest request, ApiKeys.Key key) {
+        String header = req.header(TASK).orElse("").trim();
         if (!header.isEmpty()) {
             return header;
         }
@@ -436,12 +425,12 @@ final class MessagesHandler {
         return Policy.UNCLASSIFIED;
     }
 
-    private void respond(ServerResponse res, Admitted a, UpstreamClient.Response r, Instant deadline) {
+    private void respond(ResponseSink res, Admitted a, Upstream.Response r, Instant deadline) {
         byte[] body;
         String errorType = "";
         try (StreamWatchdog watchdog =
-                StreamWatchdog.start(r.response().body(), config.upstream().idleTimeout(), deadline)) {
-            body = readAll(r.response().body());
+                StreamWatchdog.start(r.body(), config.upstream().idleTimeout(), deadline)) {
+            body = readAll(r.body());
             if (!watchdog.firedReason().isEmpty()) {
                 errorType = "timeout_error";
             }
@@ -468,14 +457,14 @@ final class MessagesHandler {
         record(a, r.model(), usage, cost.total(), -1, stopReason, "ok", errorType, r.attempts());
         try {
             res.send(body);
-        } catch (UncheckedIOException | ServerConnectionException e) {
+        } catch (UncheckedIOException e) {
             System.getLogger("tiergate.gateway")
                     .log(System.Logger.Level.INFO, "caller of {0} left before the response was sent", a.requestId());
         }
     }
 
-    private void stream(ServerResponse res, Admitted a, UpstreamClient.Response r, Instant deadline) {
-        InputStream upstreamBody = r.response().body();
+    private void stream(ResponseSink res, Admitted a, Upstream.Response r, Instant deadline) {
+        InputStream upstreamBody = r.body();
         StreamUsageTracker tracker = new StreamUsageTracker();
         SseEventReader reader = new SseEventReader(upstreamBody);
         long ttft = -1;
@@ -519,7 +508,7 @@ final class MessagesHandler {
                 try {
                     e.writeTo(out);
                     out.flush();
-                } catch (IOException | UncheckedIOException | ServerConnectionException clientGone) {
+                } catch (IOException | UncheckedIOException clientGone) {
                     status = "client_cancelled";
                     break;
                 }
@@ -538,7 +527,7 @@ final class MessagesHandler {
                     }
                 }
             }
-        } catch (IOException | UncheckedIOException | ServerConnectionException closing) {
+        } catch (IOException | UncheckedIOException closing) {
             if (status.equals("ok")) {
                 status = "client_cancelled";
             }
@@ -560,9 +549,9 @@ final class MessagesHandler {
                 r.attempts());
     }
 
-    private void relayUpstreamError(ServerResponse res, Admitted a, UpstreamClient.Response r) {
-        int status = r.response().statusCode();
-        byte[] body = readAll(r.response().body());
+    private void relayUpstreamError(ResponseSink res, Admitted a, Upstream.Response r) {
+        int status = r.status();
+        byte[] body = readAll(r.body());
         String type = UpstreamClient.errorType(status, new String(body, StandardCharsets.UTF_8));
         if (status == 401 || status == 403) {
             sendError(
@@ -571,7 +560,7 @@ final class MessagesHandler {
         } else {
             res.status(status);
             res.header("content-type", "application/json");
-            r.response().headers().firstValue("retry-after").ifPresent(v -> res.header("retry-after", v));
+            r.header("retry-after").ifPresent(v -> res.header("retry-after", v));
             res.send(body);
         }
         record(a, r.model(), Usage.ZERO, Money.ZERO, -1, "", "upstream_error", type, r.attempts());
@@ -678,18 +667,17 @@ final class MessagesHandler {
                 0);
     }
 
-    private static void routeHeaders(ServerResponse res, Admitted a, String servedModel) {
+    private static void routeHeaders(ResponseSink res, Admitted a, String servedModel) {
         res.header("x-tiergate-task", a.taskType());
         res.header("x-tiergate-tier", a.route().tier());
         res.header("x-tiergate-model", servedModel);
         res.header("x-tiergate-max-tokens", Long.toString(a.route().maxTokens()));
     }
 
-    private Optional<ApiKeys.Key> authenticate(ServerRequest req) {
-        Optional<String> presented = req.headers().first(API_KEY);
+    private Optional<ApiKeys.Key> authenticate(CallRequest req) {
+        Optional<String> presented = req.header(API_KEY);
         if (presented.isEmpty()) {
-            presented = req.headers()
-                    .first(HeaderNames.AUTHORIZATION)
+            presented = req.header("authorization")
                     .filter(v -> v.regionMatches(true, 0, "Bearer ", 0, 7))
                     .map(v -> v.substring(7).trim());
         }
@@ -697,35 +685,21 @@ final class MessagesHandler {
     }
 
     /** The caller's {@code anthropic-*} and SDK telemetry headers; never its credentials. */
-    private static Map<String, List<String>> forwardHeaders(ServerRequest req) {
+    private static Map<String, List<String>> forwardHeaders(CallRequest req, String taskType) {
         Map<String, List<String>> out = new LinkedHashMap<>();
-        for (Header h : req.headers()) {
-            String name = h.name().toLowerCase(java.util.Locale.ROOT);
-            if (name.startsWith("anthropic-") || name.startsWith("x-stainless-")) {
-                out.put(name, h.allValues());
+        // The resolved task type travels on: Anthropic ignores unknown headers, a simulated upstream shapes its
+        // answer by it, and a downstream gateway can account by it.
+        out.put(TASK, List.of(taskType));
+        req.headers().forEach((name, values) -> {
+            if ((name.startsWith("anthropic-") || name.startsWith("x-stainless-")) && !name.equals(TASK)) {
+                out.put(name, values);
             }
-        }
+        });
         out.putIfAbsent("anthropic-version", List.of(DEFAULT_ANTHROPIC_VERSION));
         return out;
     }
 
-    private Optional<byte[]> readBody(ServerRequest req) {
-        OptionalLong declared = req.headers().contentLength();
-        if (declared.isPresent() && declared.getAsLong() > config.maxBodyBytes()) {
-            return Optional.empty();
-        }
-        try (InputStream in = req.content().inputStream()) {
-            byte[] bytes = in.readNBytes((int) Math.min(config.maxBodyBytes() + 1, Integer.MAX_VALUE - 8));
-            if (bytes.length > config.maxBodyBytes()) {
-                return Optional.empty();
-            }
-            return Optional.of(bytes);
-        } catch (IOException e) {
-            throw new UncheckedIOException("reading the request body", e);
-        }
-    }
-
-    void sendError(ServerResponse res, GatewayError error) {
+    void sendError(ResponseSink res, GatewayError error) {
         res.status(error.status());
         res.header("content-type", "application/json");
         if (error instanceof GatewayError.BudgetExhausted) {
@@ -753,7 +727,7 @@ final class MessagesHandler {
         try {
             out.write(bytes);
             out.flush();
-        } catch (IOException | UncheckedIOException | ServerConnectionException e) {
+        } catch (IOException | UncheckedIOException e) {
             // the caller is gone; nothing more to tell them
         }
     }

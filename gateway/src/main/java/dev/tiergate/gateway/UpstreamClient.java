@@ -30,19 +30,7 @@ import java.util.function.Function;
  * <p>The JDK {@link HttpClient} is used: its request timeout covers connect-to-headers only, so callers
  * enforce idle and total timeouts on the body. Thread-safe; one instance per gateway.
  */
-final class UpstreamClient {
-    /** The outcome of {@link #send}. */
-    sealed interface Result {
-        /** How many HTTP attempts were made. */
-        int attempts();
-    }
-
-    /** An upstream response whose status was not retryable (or retries were exhausted on it). */
-    record Response(HttpResponse<InputStream> response, String model, int attempts, List<String> tried)
-            implements Result {}
-
-    /** Every attempt failed without a usable response. */
-    record Failed(GatewayError.UpstreamFailed error, int attempts, List<String> tried) implements Result {}
+final class UpstreamClient implements Upstream {
 
     private final GatewayConfig.Upstream config;
     private final HttpClient http;
@@ -66,7 +54,8 @@ final class UpstreamClient {
      * @param headers headers to forward, already filtered; the upstream key is added here
      * @param deadline the whole call's deadline: no attempt or wait goes past it
      */
-    Result send(
+    @Override
+    public Result send(
             String path,
             List<String> models,
             Function<String, byte[]> bodyFor,
@@ -95,7 +84,8 @@ final class UpstreamClient {
                             http.send(request(path, body, headers, stream), HttpResponse.BodyHandlers.ofInputStream());
                     int status = response.statusCode();
                     if (!isRetryable(status)) {
-                        return new Response(response, model, attempts, List.copyOf(tried));
+                        return new Response(
+                                status, response.headers().map(), response.body(), model, attempts, List.copyOf(tried));
                     }
                     String errorBody = readQuietly(response.body());
                     lastError = new GatewayError.UpstreamFailed(

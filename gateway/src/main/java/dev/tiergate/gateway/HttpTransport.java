@@ -1,0 +1,104 @@
+package dev.tiergate.gateway;
+
+import io.helidon.http.Header;
+import io.helidon.webserver.ServerConnectionException;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/** Helidon's request and response as the pipeline's {@link CallRequest} and {@link ResponseSink}. */
+final class HttpTransport {
+    private HttpTransport() {}
+
+    /** Reads the request, stopping at {@code maxBodyBytes} (a larger body is marked too large, not read). */
+    static CallRequest request(ServerRequest req, long maxBodyBytes) {
+        Map<String, List<String>> headers = new LinkedHashMap<>();
+        for (Header h : req.headers()) {
+            headers.put(h.name(), h.allValues());
+        }
+        OptionalLong declared = req.headers().contentLength();
+        if (declared.isPresent() && declared.getAsLong() > maxBodyBytes) {
+            return new CallRequest(headers, new byte[0], true, null);
+        }
+        try (InputStream in = req.content().inputStream()) {
+            byte[] bytes = in.readNBytes((int) Math.min(maxBodyBytes + 1, Integer.MAX_VALUE - 8));
+            boolean tooLarge = bytes.length > maxBodyBytes;
+            return new CallRequest(headers, tooLarge ? new byte[0] : bytes, tooLarge, null);
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading the request body", e);
+        }
+    }
+
+    /** Helidon's response; its connection errors surface as {@link IOException}s, as the sink contract says. */
+    static ResponseSink response(ServerResponse res) {
+        return new ResponseSink() {
+            @Override
+            public void header(String name, String value) {
+                res.header(name, value);
+            }
+
+            @Override
+            public void status(int status) {
+                res.status(status);
+            }
+
+            @Override
+            public void send(byte[] body) {
+                try {
+                    res.send(body);
+                } catch (ServerConnectionException e) {
+                    throw new UncheckedIOException(new IOException("caller disconnected", e));
+                }
+            }
+
+            @Override
+            public OutputStream outputStream() {
+                OutputStream out = res.outputStream();
+                return new OutputStream() {
+                    @Override
+                    public void write(int b) throws IOException {
+                        try {
+                            out.write(b);
+                        } catch (ServerConnectionException | UncheckedIOException e) {
+                            throw new IOException("caller disconnected", e);
+                        }
+                    }
+
+                    @Override
+                    public void write(byte[] b, int off, int len) throws IOException {
+                        try {
+                            out.write(b, off, len);
+                        } catch (ServerConnectionException | UncheckedIOException e) {
+                            throw new IOException("caller disconnected", e);
+                        }
+                    }
+
+                    @Override
+                    public void flush() throws IOException {
+                        try {
+                            out.flush();
+                        } catch (ServerConnectionException | UncheckedIOException e) {
+                            throw new IOException("caller disconnected", e);
+                        }
+                    }
+
+                    @Override
+                    public void close() throws IOException {
+                        try {
+                            out.close();
+                        } catch (ServerConnectionException | UncheckedIOException e) {
+                            throw new IOException("caller disconnected", e);
+                        }
+                    }
+                };
+            }
+        };
+    }
+}
