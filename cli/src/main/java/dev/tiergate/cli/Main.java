@@ -22,7 +22,9 @@ import picocli.CommandLine.Command;
             SimulateUpstreamCommand.class,
             EvalRoutingCommand.class,
             BudgetsCommand.class,
-            SpendCommand.class
+            SpendCommand.class,
+            ReportCommand.class,
+            CapsCommand.class
         })
 public final class Main {
 
