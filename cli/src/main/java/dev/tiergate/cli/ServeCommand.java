@@ -36,6 +36,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "Gateway config YAML (see examples/tiergate.yaml and docs/gateway.md).")
     Path config = Path.of("");
 
+    @Option(
+            names = "--simulated",
+            description = "Answer every call from the built-in simulated upstream (the default when no upstream key"
+                    + " is set and the base URL is the Anthropic API).")
+    boolean simulated;
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec = picocli.CommandLine.Model.CommandSpec.create();
 
@@ -52,9 +58,17 @@ final class ServeCommand implements Callable<Integer> {
             }
             return Main.EXIT_BAD_INPUT;
         }
-        if (cfg.upstream().apiKey().isEmpty()) {
+        boolean defaultAnthropic = cfg.upstream().baseUrl().toString().equals("https://api.anthropic.com");
+        if (simulated || (!cfg.upstream().simulated() && cfg.upstream().apiKey().isEmpty() && defaultAnthropic)) {
+            // The embedded default: with no key for the real API, answer from the built-in simulator, and say so.
+            cfg = cfg.withUpstream(cfg.upstream().simulate(cfg.upstream().simulatorSeed(), 1.0));
+        } else if (!cfg.upstream().simulated() && cfg.upstream().apiKey().isEmpty()) {
             err.println("tiergate: warning: no upstream API key (set the variable named by upstream.api_key_env);"
                     + " the upstream will refuse calls unless it needs no key");
+        }
+        if (cfg.upstream().simulated()) {
+            err.println("tiergate: SIMULATED upstream: every answer comes from the built-in simulator, not a real"
+                    + " model (set ANTHROPIC_API_KEY, or upstream.base_url, for real calls)");
         }
         Gateway gateway = Gateway.start(cfg, CallRecorder.log(), Clock.systemUTC());
         CountDownLatch stopped = new CountDownLatch(1);
@@ -65,7 +79,9 @@ final class ServeCommand implements Callable<Integer> {
         out.printf(
                 "Tiergate gateway listening on %s (upstream %s, policy %s: %d tiers, %d task types, %d keys)%n",
                 gateway.baseUrl(),
-                cfg.upstream().baseUrl(),
+                cfg.upstream().simulated()
+                        ? "SIMULATED (built-in)"
+                        : cfg.upstream().baseUrl(),
                 cfg.policy().source(),
                 cfg.policy().tiers().size(),
                 cfg.policy().taskTypes().size(),

@@ -8,7 +8,7 @@ import dev.tiergate.pricing.Money;
  * @param keyName the name of the gateway key the call used (never the key itself)
  * @param team the team the call is attributed to
  * @param taskType the task type as classified
- * @param runId the workflow run id ({@code x-tiergate-run-id})
+ * @param runId the workflow run id ({@code x-tiergate-run})
  * @param requestedRunBudget the run cap the caller asked for ({@code x-tiergate-run-budget-usd}); {@link Money#ZERO}
  *     when not given. Only the first call of a run sets it, and never above a configured {@code per_run} limit
  */

@@ -451,6 +451,7 @@ final class MessagesHandler {
         res.status(200);
         routeHeaders(res, a, r.model());
         res.header("x-tiergate-cost-usd", cost.total().toUsdString());
+        simulatedHeader(res, r);
         res.header("content-type", "application/json");
         // Settle before the caller sees the answer: a call that reached its caller is always in the ledger, even
         // if this process dies right after. The upstream has billed the call whether or not the send succeeds.
@@ -473,6 +474,7 @@ final class MessagesHandler {
         res.status(200);
         routeHeaders(res, a, r.model());
         res.header("content-type", "text/event-stream");
+        simulatedHeader(res, r);
         res.header("cache-control", "no-cache");
         try (StreamWatchdog watchdog =
                         StreamWatchdog.start(upstreamBody, config.upstream().idleTimeout(), deadline);
@@ -665,6 +667,10 @@ final class MessagesHandler {
                 type,
                 false,
                 0);
+    }
+
+    private static void simulatedHeader(ResponseSink res, Upstream.Response r) {
+        r.header("x-tiergate-simulated").ifPresent(v -> res.header("x-tiergate-simulated", v));
     }
 
     private static void routeHeaders(ResponseSink res, Admitted a, String servedModel) {
