@@ -86,6 +86,11 @@ public final class Problems {
         return Optional.empty();
     }
 
+    /** The text under {@code key} of {@code m}, or {@code fallback} when the key is absent (or invalid: recorded). */
+    public String textOr(YamlNode.Mapping m, String key, String what, String fallback) {
+        return m.get(key).flatMap(n -> text(n, what)).orElse(fallback);
+    }
+
     /** {@code node} as a whole number in {@code [min, max]}. */
     public Optional<Long> wholeNumber(YamlNode node, String what, long min, long max) {
         if (node instanceof YamlNode.Scalar s) {

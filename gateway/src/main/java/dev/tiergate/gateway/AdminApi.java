@@ -11,7 +11,6 @@ import dev.tiergate.ledger.GroupBy;
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.ledger.LedgerRow;
 import dev.tiergate.ledger.SpendGroup;
-import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.nio.charset.StandardCharsets;
@@ -180,13 +179,7 @@ final class AdminApi {
     }
 
     private boolean authorised(ServerRequest req, ServerResponse res) {
-        Optional<String> presented = req.headers().first(HeaderNames.create("x-api-key"));
-        if (presented.isEmpty()) {
-            presented = req.headers()
-                    .first(HeaderNames.AUTHORIZATION)
-                    .filter(v -> v.regionMatches(true, 0, "Bearer ", 0, 7))
-                    .map(v -> v.substring(7).trim());
-        }
+        Optional<String> presented = HttpTransport.headersOnly(req).presentedKey();
         if (presented.flatMap(adminKeys::find).isPresent()) {
             return true;
         }

@@ -51,4 +51,43 @@ public record CallRecord(
         String status,
         String errorType,
         boolean stream,
-        int attempts) {}
+        int attempts) {
+
+    /** A call refused before any upstream attempt: nothing used, nothing spent. */
+    public static CallRecord denied(
+            String requestId,
+            Instant time,
+            String keyName,
+            String team,
+            String taskType,
+            String tier,
+            String requestedModel,
+            String runId,
+            String agentId,
+            long maxTokens,
+            String errorType,
+            boolean stream) {
+        return new CallRecord(
+                requestId,
+                time,
+                keyName,
+                team,
+                taskType,
+                tier,
+                requestedModel,
+                "",
+                runId,
+                agentId,
+                Usage.ZERO,
+                Money.ZERO,
+                0,
+                -1,
+                "",
+                maxTokens,
+                false,
+                "denied",
+                errorType,
+                stream,
+                0);
+    }
+}

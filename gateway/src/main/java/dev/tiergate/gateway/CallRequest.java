@@ -31,6 +31,17 @@ record CallRequest(
         return values == null || values.isEmpty() ? Optional.empty() : Optional.of(values.get(0));
     }
 
+    /** The key the caller presented: {@code x-api-key}, else {@code Authorization: Bearer ...}. */
+    Optional<String> presentedKey() {
+        Optional<String> key = header("x-api-key");
+        if (key.isEmpty()) {
+            key = header("authorization")
+                    .filter(v -> v.regionMatches(true, 0, "Bearer ", 0, 7))
+                    .map(v -> v.substring(7).trim());
+        }
+        return key.filter(k -> !k.isEmpty());
+    }
+
     @Override
     public boolean equals(Object o) {
         return this == o;

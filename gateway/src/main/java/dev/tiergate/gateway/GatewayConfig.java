@@ -208,10 +208,7 @@ public record GatewayConfig(
         Optional<YamlNode.Mapping> listen = r.get("listen").flatMap(n -> problems.mapping(n, "listen"));
         if (listen.isPresent()) {
             problems.rejectUnknownKeys(listen.get(), "listen", LISTEN_KEYS);
-            host = listen.get()
-                    .get("host")
-                    .flatMap(n -> problems.text(n, "listen.host"))
-                    .orElse(host);
+            host = problems.textOr(listen.get(), "host", "listen.host", host);
             port = listen.get()
                     .get("port")
                     .flatMap(n -> problems.wholeNumber(n, "listen.port", 0, 65535))
@@ -246,9 +243,7 @@ public record GatewayConfig(
                     .flatMap(n -> problems.wholeNumber(n, "ledger.lease_seconds", 1, 86_400))
                     .map(Duration::ofSeconds)
                     .orElse(lease);
-            instanceId = l.get("instance_id")
-                    .flatMap(n -> problems.text(n, "ledger.instance_id"))
-                    .orElse(instanceId);
+            instanceId = problems.textOr(l, "instance_id", "ledger.instance_id", instanceId);
         }
         long maxBody = r.get("max_body_bytes")
                 .flatMap(n -> problems.wholeNumber(n, "max_body_bytes", 1, Long.MAX_VALUE))
@@ -322,18 +317,10 @@ public record GatewayConfig(
         if (m.get().get("url").isEmpty()) {
             problems.add(m.get(), "ledger.postgres needs `url` (jdbc:postgresql://HOST:PORT/DB)");
         }
-        String user = m.get()
-                .get("user")
-                .flatMap(n -> problems.text(n, "ledger.postgres.user"))
-                .orElse("postgres");
-        String passwordEnv = m.get()
-                .get("password_env")
-                .flatMap(n -> problems.text(n, "ledger.postgres.password_env"))
-                .orElse("TIERGATE_PG_PASSWORD");
-        String schema = m.get()
-                .get("schema")
-                .flatMap(n -> problems.text(n, "ledger.postgres.schema"))
-                .orElse("tiergate");
+        String user = problems.textOr(m.get(), "user", "ledger.postgres.user", "postgres");
+        String passwordEnv =
+                problems.textOr(m.get(), "password_env", "ledger.postgres.password_env", "TIERGATE_PG_PASSWORD");
+        String schema = problems.textOr(m.get(), "schema", "ledger.postgres.schema", "tiergate");
         int pool = m.get()
                 .get("pool_size")
                 .flatMap(n -> problems.wholeNumber(n, "ledger.postgres.pool_size", 1, 1000))
@@ -379,12 +366,8 @@ public record GatewayConfig(
                 }
             }
         }
-        keyEnv = m.get("api_key_env")
-                .flatMap(n -> problems.text(n, "upstream.api_key_env"))
-                .orElse(keyEnv);
-        String inlineKey = m.get("api_key")
-                .flatMap(n -> problems.text(n, "upstream.api_key"))
-                .orElse("");
+        keyEnv = problems.textOr(m, "api_key_env", "upstream.api_key_env", keyEnv);
+        String inlineKey = problems.textOr(m, "api_key", "upstream.api_key", "");
         Secret key = Secret.of(inlineKey.isEmpty() ? env.getOrDefault(keyEnv, "") : inlineKey);
         return new Upstream(
                 base,
@@ -462,14 +445,8 @@ public record GatewayConfig(
                     }
                 }
             }
-            String team = m.get()
-                    .get("team")
-                    .flatMap(n -> problems.text(n, "key team"))
-                    .orElse("");
-            String task = m.get()
-                    .get("default_task")
-                    .flatMap(n -> problems.text(n, "key default_task"))
-                    .orElse("");
+            String team = problems.textOr(m.get(), "team", "key team", "");
+            String task = problems.textOr(m.get(), "default_task", "key default_task", "");
             boolean pass = m.get()
                     .get("allow_model_passthrough")
                     .flatMap(n -> problems.bool(n, "key allow_model_passthrough"))

@@ -19,10 +19,7 @@ final class HttpTransport {
 
     /** Reads the request, stopping at {@code maxBodyBytes} (a larger body is marked too large, not read). */
     static CallRequest request(ServerRequest req, long maxBodyBytes) {
-        Map<String, List<String>> headers = new LinkedHashMap<>();
-        for (Header h : req.headers()) {
-            headers.put(h.name(), h.allValues());
-        }
+        Map<String, List<String>> headers = headers(req);
         OptionalLong declared = req.headers().contentLength();
         if (declared.isPresent() && declared.getAsLong() > maxBodyBytes) {
             return new CallRequest(headers, new byte[0], true, null);
@@ -34,6 +31,19 @@ final class HttpTransport {
         } catch (IOException e) {
             throw new UncheckedIOException("reading the request body", e);
         }
+    }
+
+    /** The request's headers only, for endpoints without a body. */
+    static CallRequest headersOnly(ServerRequest req) {
+        return new CallRequest(headers(req), new byte[0], false, null);
+    }
+
+    private static Map<String, List<String>> headers(ServerRequest req) {
+        Map<String, List<String>> headers = new LinkedHashMap<>();
+        for (Header h : req.headers()) {
+            headers.put(h.name(), h.allValues());
+        }
+        return headers;
     }
 
     /** Helidon's response; its connection errors surface as {@link IOException}s, as the sink contract says. */

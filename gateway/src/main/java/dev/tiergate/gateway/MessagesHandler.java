@@ -57,7 +57,6 @@ final class MessagesHandler {
     static final String RUN = "x-tiergate-run";
     static final String AGENT = "x-tiergate-agent";
     static final String RUN_BUDGET = "x-tiergate-run-budget-usd";
-    private static final String API_KEY = "x-api-key";
     private static final String PASSTHROUGH_TIER = "passthrough";
     private static final String DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
 
@@ -233,7 +232,7 @@ final class MessagesHandler {
         String agentId = req.header(AGENT).orElse("");
         if (decision instanceof RoutingDecision.Reject reject) {
             sendError(res, new GatewayError.BadRequest(reject.reason()));
-            CallRecord denied = new CallRecord(
+            CallRecord denied = CallRecord.denied(
                     requestId,
                     start,
                     key.get().name(),
@@ -241,20 +240,11 @@ final class MessagesHandler {
                     taskType,
                     "",
                     model,
-                    "",
                     runId,
                     agentId,
-                    Usage.ZERO,
-                    Money.ZERO,
                     0,
-                    -1,
-                    "",
-                    0,
-                    false,
-                    "denied",
                     "invalid_request_error",
-                    request.stream(),
-                    0);
+                    request.stream());
             if (messages) {
                 recorder.record(denied);
             }
@@ -329,7 +319,7 @@ final class MessagesHandler {
         Admission admission = accounting.reserve(call, windows, worstCase);
         if (admission instanceof Admission.Denied denied) {
             sendError(res, new GatewayError.BudgetExhausted(denied.message()));
-            metrics.record(new CallRecord(
+            metrics.record(CallRecord.denied(
                     requestId,
                     start,
                     key.get().name(),
@@ -337,20 +327,11 @@ final class MessagesHandler {
                     taskType,
                     route.tier(),
                     model,
-                    "",
                     runId,
                     agentId,
-                    Usage.ZERO,
-                    Money.ZERO,
-                    0,
-                    -1,
-                    "",
                     route.maxTokens(),
-                    false,
-                    "denied",
                     "rate_limit_error",
-                    request.stream(),
-                    0));
+                    request.stream()));
             return Optional.empty();
         }
         ReservationId reservation = ((Admission.Admitted) admission).reservation();
@@ -645,28 +626,8 @@ final class MessagesHandler {
     }
 
     private CallRecord refused(String requestId, Instant start, String key, String task, String type) {
-        return new CallRecord(
-                requestId,
-                start,
-                key,
-                "",
-                task.isEmpty() ? Policy.UNCLASSIFIED : task,
-                "",
-                "",
-                "",
-                "",
-                "",
-                Usage.ZERO,
-                Money.ZERO,
-                0,
-                -1,
-                "",
-                0,
-                false,
-                "denied",
-                type,
-                false,
-                0);
+        return CallRecord.denied(
+                requestId, start, key, "", task.isEmpty() ? Policy.UNCLASSIFIED : task, "", "", "", "", 0, type, false);
     }
 
     private static void simulatedHeader(ResponseSink res, Upstream.Response r) {
@@ -681,13 +642,7 @@ final class MessagesHandler {
     }
 
     private Optional<ApiKeys.Key> authenticate(CallRequest req) {
-        Optional<String> presented = req.header(API_KEY);
-        if (presented.isEmpty()) {
-            presented = req.header("authorization")
-                    .filter(v -> v.regionMatches(true, 0, "Bearer ", 0, 7))
-                    .map(v -> v.substring(7).trim());
-        }
-        return presented.filter(p -> !p.isEmpty()).flatMap(config.keys()::find);
+        return req.presentedKey().flatMap(config.keys()::find);
     }
 
     /** The caller's {@code anthropic-*} and SDK telemetry headers; never its credentials. */
