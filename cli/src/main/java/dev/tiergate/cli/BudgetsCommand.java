@@ -21,9 +21,22 @@ import picocli.CommandLine.Spec;
 @Command(
         name = "budgets",
         mixinStandardHelpOptions = true,
-        description = "Check budget config; show limit, spent, reserved and remaining per budget window.",
+        description = {
+            "Show limit, spent, reserved and remaining per budget window (the same as `budgets status`), or check"
+                    + " budget config (`budgets check FILE`)."
+        },
         subcommands = {BudgetsCommand.Check.class, BudgetsCommand.Status.class})
-final class BudgetsCommand {
+final class BudgetsCommand implements Callable<Integer> {
+    @Mixin
+    LedgerOption ledger = new LedgerOption();
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec = picocli.CommandLine.Model.CommandSpec.create();
+
+    @Override
+    public Integer call() {
+        return Status.print(ledger, spec);
+    }
 
     /** {@code tiergate budgets check FILE}. */
     @Command(
@@ -80,6 +93,10 @@ final class BudgetsCommand {
 
         @Override
         public Integer call() {
+            return print(ledger, spec);
+        }
+
+        static int print(LedgerOption ledger, picocli.CommandLine.Model.CommandSpec spec) {
             Clock clock = Clock.systemUTC();
             List<BudgetStatus> windows;
             try (Ledger l = ledger.open(clock)) {

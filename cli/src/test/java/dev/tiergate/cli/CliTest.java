@@ -176,6 +176,16 @@ class CliTest {
     }
 
     @Test
+    void budgetsWithoutASubcommandShowsTheStatus() {
+        Path db = dir.resolve("empty-ledger.db");
+        dev.tiergate.ledger.Ledger.sqlite(db, "test", java.time.Clock.systemUTC())
+                .close();
+        Run r = run("budgets", "--db", db.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("no budget has been used yet");
+    }
+
+    @Test
     void everyCommandHasHelp() {
         for (String[] cmd : new String[][] {
             {"--help"},
