@@ -62,6 +62,9 @@ final class MessagesHandler {
     static final HeaderName TASK = HeaderNames.create("x-tiergate-task");
     static final HeaderName RUN = HeaderNames.create("x-tiergate-run");
     static final HeaderName AGENT = HeaderNames.create("x-tiergate-agent");
+    /** Passed through to the upstream: a simulated upstream draws the same outcome for the same key. */
+    static final String CALL_KEY = "x-tiergate-call-key";
+
     static final HeaderName RUN_BUDGET = HeaderNames.create("x-tiergate-run-budget-usd");
     private static final HeaderName API_KEY = HeaderNames.create("x-api-key");
     private static final String PASSTHROUGH_TIER = "passthrough";
@@ -125,7 +128,7 @@ final class MessagesHandler {
                 "/v1/messages",
                 models,
                 model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.of(route.maxTokens())),
-                forwardHeaders(req),
+                forwardHeaders(req, a.taskType()),
                 a.request().stream(),
                 deadline);
         switch (result) {
@@ -167,7 +170,7 @@ final class MessagesHandler {
                 "/v1/messages/count_tokens",
                 List.of(a.route().model()),
                 model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.empty()),
-                forwardHeaders(req),
+                forwardHeaders(req, a.taskType()),
                 false,
                 start.plus(config.upstream().totalTimeout()));
         switch (result) {
@@ -461,6 +464,7 @@ final class MessagesHandler {
         cost = price(r.model(), usage, options(a.request().json(), usageNode));
         res.status(200);
         routeHeaders(res, a, r.model());
+        simulatedHeaders(res, r);
         res.header("x-tiergate-cost-usd", cost.total().toUsdString());
         res.header("content-type", "application/json");
         // Settle before the caller sees the answer: a call that reached its caller is always in the ledger, even
@@ -483,6 +487,7 @@ final class MessagesHandler {
         String errorType = "";
         res.status(200);
         routeHeaders(res, a, r.model());
+        simulatedHeaders(res, r);
         res.header("content-type", "text/event-stream");
         res.header("cache-control", "no-cache");
         try (StreamWatchdog watchdog =
@@ -678,6 +683,18 @@ final class MessagesHandler {
                 0);
     }
 
+    /**
+     * A simulated upstream's labels ({@code x-tiergate-simulated} and its simulated latencies) go back to the caller:
+     * whatever is built from the answer must be able to say it is simulated.
+     */
+    private static void simulatedHeaders(ServerResponse res, UpstreamClient.Response r) {
+        r.response().headers().map().forEach((name, values) -> {
+            if (name.toLowerCase(java.util.Locale.ROOT).startsWith("x-tiergate-simulated") && !values.isEmpty()) {
+                res.header(name.toLowerCase(java.util.Locale.ROOT), values.get(0));
+            }
+        });
+    }
+
     private static void routeHeaders(ServerResponse res, Admitted a, String servedModel) {
         res.header("x-tiergate-task", a.taskType());
         res.header("x-tiergate-tier", a.route().tier());
@@ -696,15 +713,20 @@ final class MessagesHandler {
         return presented.filter(p -> !p.isEmpty()).flatMap(config.keys()::find);
     }
 
-    /** The caller's {@code anthropic-*} and SDK telemetry headers; never its credentials. */
-    private static Map<String, List<String>> forwardHeaders(ServerRequest req) {
+    /**
+     * The caller's {@code anthropic-*} and SDK telemetry headers, its {@code x-tiergate-call-key}, and the task type
+     * as classified; never its credentials.
+     */
+    private static Map<String, List<String>> forwardHeaders(ServerRequest req, String taskType) {
         Map<String, List<String>> out = new LinkedHashMap<>();
         for (Header h : req.headers()) {
             String name = h.name().toLowerCase(java.util.Locale.ROOT);
-            if (name.startsWith("anthropic-") || name.startsWith("x-stainless-")) {
+            if (name.startsWith("anthropic-") || name.startsWith("x-stainless-") || name.equals(CALL_KEY)) {
                 out.put(name, h.allValues());
             }
         }
+        // A simulated upstream shapes its answer by task type; a real one ignores the header.
+        out.put("x-tiergate-task", List.of(taskType));
         out.putIfAbsent("anthropic-version", List.of(DEFAULT_ANTHROPIC_VERSION));
         return out;
     }
