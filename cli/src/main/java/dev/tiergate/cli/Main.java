@@ -22,7 +22,8 @@ import picocli.CommandLine.Command;
             SimulateUpstreamCommand.class,
             EvalRoutingCommand.class,
             BudgetsCommand.class,
-            SpendCommand.class
+            SpendCommand.class,
+            DemoCommand.class
         })
 public final class Main {
 

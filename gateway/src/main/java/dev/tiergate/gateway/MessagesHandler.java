@@ -327,7 +327,7 @@ final class MessagesHandler {
                     demoted.capped(),
                     reasons);
         }
-        Money worstCase = worstCase(route, request.json());
+        Money worstCase = worstCase(route, request.json(), inputEstimate);
         Call call = new Call(
                 requestId,
                 start,
@@ -376,7 +376,8 @@ final class MessagesHandler {
      * The most this call can cost on any model that may serve it (the routed one or a fallback): the input
      * estimate for that model's tokenizer at its highest input-side price, plus the cap at its output price.
      */
-    private Money worstCase(RoutingDecision.Route route, JsonNode body) {
+    /** The highest worst case over the route's models; {@code classicEstimate} is the body's classic estimate. */
+    private Money worstCase(RoutingDecision.Route route, JsonNode body, long classicEstimate) {
         Money worst = Money.ZERO;
         List<String> models = new ArrayList<>();
         models.add(route.model());
@@ -385,8 +386,9 @@ final class MessagesHandler {
         for (String m : models) {
             ModelSpec spec = config.catalog().require(m);
             TokenizerFamily family = TokenizerFamily.forModel(spec);
+            // Estimating is linear in the body: reuse the admission's estimate instead of a second pass.
             long input = family.equals(TokenizerFamily.CLASSIC)
-                    ? estimator.estimate(body)
+                    ? classicEstimate
                     : InputTokenEstimator.of(family).estimate(body);
             Money w;
             try {
