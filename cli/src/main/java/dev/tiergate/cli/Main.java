@@ -24,7 +24,8 @@ import picocli.CommandLine.Command;
             BudgetsCommand.class,
             SpendCommand.class,
             ReportCommand.class,
-            CapsCommand.class
+            CapsCommand.class,
+            DemoCommand.class
         })
 public final class Main {
 

@@ -57,6 +57,9 @@ final class MessagesHandler {
     static final String RUN = "x-tiergate-run";
     static final String AGENT = "x-tiergate-agent";
     static final String RUN_BUDGET = "x-tiergate-run-budget-usd";
+    /** Passed through to the upstream: a simulated upstream draws the same outcome for the same key. */
+    static final String CALL_KEY = "x-tiergate-call-key";
+
     private static final String PASSTHROUGH_TIER = "passthrough";
     private static final String DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
 
@@ -303,7 +306,7 @@ final class MessagesHandler {
                     demoted.capped(),
                     reasons);
         }
-        Money worstCase = worstCase(route, request.json());
+        Money worstCase = worstCase(route, request.json(), inputEstimate);
         Call call = new Call(
                 requestId,
                 start,
@@ -343,7 +346,8 @@ final class MessagesHandler {
      * The most this call can cost on any model that may serve it (the routed one or a fallback): the input
      * estimate for that model's tokenizer at its highest input-side price, plus the cap at its output price.
      */
-    private Money worstCase(RoutingDecision.Route route, JsonNode body) {
+    /** The highest worst case over the route's models; {@code classicEstimate} is the body's classic estimate. */
+    private Money worstCase(RoutingDecision.Route route, JsonNode body, long classicEstimate) {
         Money worst = Money.ZERO;
         List<String> models = new ArrayList<>();
         models.add(route.model());
@@ -352,8 +356,9 @@ final class MessagesHandler {
         for (String m : models) {
             ModelSpec spec = config.catalog().require(m);
             TokenizerFamily family = TokenizerFamily.forModel(spec);
+            // Estimating is linear in the body: reuse the admission's estimate instead of a second pass.
             long input = family.equals(TokenizerFamily.CLASSIC)
-                    ? estimator.estimate(body)
+                    ? classicEstimate
                     : InputTokenEstimator.of(family).estimate(body);
             Money w;
             try {
@@ -431,8 +436,8 @@ final class MessagesHandler {
         cost = price(r.model(), usage, options(a.request().json(), usageNode));
         res.status(200);
         routeHeaders(res, a, r.model());
+        simulatedHeaders(res, r);
         res.header("x-tiergate-cost-usd", cost.total().toUsdString());
-        simulatedHeader(res, r);
         res.header("content-type", "application/json");
         // Settle before the caller sees the answer: a call that reached its caller is always in the ledger, even
         // if this process dies right after. The upstream has billed the call whether or not the send succeeds.
@@ -454,8 +459,8 @@ final class MessagesHandler {
         String errorType = "";
         res.status(200);
         routeHeaders(res, a, r.model());
+        simulatedHeaders(res, r);
         res.header("content-type", "text/event-stream");
-        simulatedHeader(res, r);
         res.header("cache-control", "no-cache");
         try (StreamWatchdog watchdog =
                         StreamWatchdog.start(upstreamBody, config.upstream().idleTimeout(), deadline);
@@ -630,8 +635,16 @@ final class MessagesHandler {
                 requestId, start, key, "", task.isEmpty() ? Policy.UNCLASSIFIED : task, "", "", "", "", 0, type, false);
     }
 
-    private static void simulatedHeader(ResponseSink res, Upstream.Response r) {
-        r.header("x-tiergate-simulated").ifPresent(v -> res.header("x-tiergate-simulated", v));
+    /**
+     * A simulated upstream's labels ({@code x-tiergate-simulated} and its simulated latencies) go back to the caller:
+     * whatever is built from the answer must be able to say it is simulated.
+     */
+    private static void simulatedHeaders(ResponseSink res, Upstream.Response r) {
+        r.headers().forEach((name, values) -> {
+            if (name.toLowerCase(java.util.Locale.ROOT).startsWith("x-tiergate-simulated") && !values.isEmpty()) {
+                res.header(name.toLowerCase(java.util.Locale.ROOT), values.get(0));
+            }
+        });
     }
 
     private static void routeHeaders(ResponseSink res, Admitted a, String servedModel) {
@@ -645,14 +658,18 @@ final class MessagesHandler {
         return req.presentedKey().flatMap(config.keys()::find);
     }
 
-    /** The caller's {@code anthropic-*} and SDK telemetry headers; never its credentials. */
+    /**
+     * The caller's {@code anthropic-*} and SDK telemetry headers, its {@code x-tiergate-call-key}, and the task type
+     * as classified; never its credentials.
+     */
     private static Map<String, List<String>> forwardHeaders(CallRequest req, String taskType) {
         Map<String, List<String>> out = new LinkedHashMap<>();
         // The resolved task type travels on: Anthropic ignores unknown headers, a simulated upstream shapes its
         // answer by it, and a downstream gateway can account by it.
         out.put(TASK, List.of(taskType));
         req.headers().forEach((name, values) -> {
-            if ((name.startsWith("anthropic-") || name.startsWith("x-stainless-")) && !name.equals(TASK)) {
+            if ((name.startsWith("anthropic-") || name.startsWith("x-stainless-") || name.equals(CALL_KEY))
+                    && !name.equals(TASK)) {
                 out.put(name, values);
             }
         });

@@ -44,6 +44,7 @@ final class SimulatedUpstreamAdapter implements Upstream {
             Instant deadline) {
         String taskType = headers.getOrDefault(MessagesHandler.TASK, List.of("unclassified"))
                 .get(0);
+        List<String> callKey = headers.getOrDefault(MessagesHandler.CALL_KEY, List.of());
         int attempts = 0;
         List<String> tried = new ArrayList<>();
         GatewayError.UpstreamFailed last = new GatewayError.UpstreamFailed(502, "api_error", "no model to try");
@@ -60,22 +61,26 @@ final class SimulatedUpstreamAdapter implements Upstream {
                 if (path.endsWith("/count_tokens")) {
                     byte[] body = ("{\"input_tokens\":" + simulator.countTokens(request) + "}")
                             .getBytes(StandardCharsets.UTF_8);
-                    return new Response(200, json(), new ByteArrayInputStream(body), model, attempts, tried);
+                    return new Response(200, LABEL, new ByteArrayInputStream(body), model, attempts, tried);
                 }
-                SimulatedResponse answer = simulator.respond(request, taskType);
+                // A call key makes the same task draw the same answer under every policy (the demo relies on it).
+                SimulatedResponse answer = callKey.isEmpty()
+                        ? simulator.respond(request, taskType)
+                        : simulator.respond(request, taskType, callKey.get(0));
                 switch (answer) {
                     case SimulatedResponse.Message m -> {
-                        return new Response(200, json(), bytes(m.body()), model, attempts, tried);
+                        pause(m.latency().total());
+                        return new Response(200, json(m), bytes(m.body()), model, attempts, tried);
                     }
                     case SimulatedResponse.Stream s -> {
-                        return new Response(200, sse(), new EventStream(s.events()), model, attempts, tried);
+                        return new Response(200, sse(s), new EventStream(s.events()), model, attempts, tried);
                     }
                     case SimulatedResponse.MidStreamFailure f -> {
-                        return new Response(200, sse(), new EventStream(f.events()), model, attempts, tried);
+                        return new Response(200, sse(f), new EventStream(f.events()), model, attempts, tried);
                     }
                     case SimulatedResponse.Failure f -> {
                         if (!UpstreamClient.isRetryable(f.status())) {
-                            return new Response(f.status(), json(), bytes(f.body()), model, attempts, tried);
+                            return new Response(f.status(), json(f), bytes(f.body()), model, attempts, tried);
                         }
                         last = new GatewayError.UpstreamFailed(
                                 f.status(),
@@ -89,12 +94,33 @@ final class SimulatedUpstreamAdapter implements Upstream {
         return new Failed(last, attempts, tried);
     }
 
-    private static Map<String, List<String>> json() {
-        return Map.of("content-type", List.of("application/json"), "x-tiergate-simulated", List.of("true"));
+    private static final Map<String, List<String>> LABEL =
+            Map.of("content-type", List.of("application/json"), "x-tiergate-simulated", List.of("true"));
+
+    /** The simulator's labels, as its HTTP server sends them: simulated, with uncompressed latencies. */
+    private static Map<String, List<String>> json(SimulatedResponse r) {
+        return labels("application/json", r);
     }
 
-    private static Map<String, List<String>> sse() {
-        return Map.of("content-type", List.of("text/event-stream"), "x-tiergate-simulated", List.of("true"));
+    private static Map<String, List<String>> sse(SimulatedResponse r) {
+        return labels("text/event-stream", r);
+    }
+
+    private static Map<String, List<String>> labels(String contentType, SimulatedResponse r) {
+        return Map.of(
+                "content-type", List.of(contentType),
+                "x-tiergate-simulated", List.of("true"),
+                "x-tiergate-simulated-ttft-ms",
+                        List.of(Long.toString(r.latency().timeToFirstToken().toMillis())),
+                "x-tiergate-simulated-latency-ms",
+                        List.of(Long.toString(r.latency().total().toMillis())));
+    }
+
+    private void pause(Duration simulated) {
+        Duration wait = simulator.wallTime(simulated);
+        if (!wait.isZero()) {
+            java.util.concurrent.locks.LockSupport.parkNanos(wait.toNanos());
+        }
     }
 
     private static InputStream bytes(String s) {

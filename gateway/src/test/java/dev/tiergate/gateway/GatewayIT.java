@@ -185,6 +185,32 @@ class GatewayIT {
     }
 
     @Test
+    void classifiedTaskTypeAndCallKeyGoUpstreamAndSimulatedLabelsComeBack() throws Exception {
+        h.fake.enqueue(FakeResponse.stream()
+                .header("x-tiergate-simulated", "true")
+                .header("x-tiergate-simulated-latency-ms", "5120")
+                .header("x-tiergate-other", "kept-upstream")
+                .messageStart(FakeResponse.usage(10, 1))
+                .text("done")
+                .messageDelta("end_turn", "{\"output_tokens\":3}")
+                .messageStop()
+                .build());
+        HttpRequest request = HttpRequest.newBuilder(URI.create(h.baseUrl() + "/v1/messages"))
+                .header("x-api-key", GatewayHarness.KEY)
+                .header("x-tiergate-call-key", "task-7")
+                .POST(HttpRequest.BodyPublishers.ofString(streamBody("task:extraction", 50)))
+                .build();
+        HttpResponse<String> res = http.send(request, HttpResponse.BodyHandlers.ofString());
+
+        assertThat(res.headers().firstValue("x-tiergate-simulated")).contains("true");
+        assertThat(res.headers().firstValue("x-tiergate-simulated-latency-ms")).contains("5120");
+        assertThat(res.headers().firstValue("x-tiergate-other")).isEmpty();
+        RecordedRequest upstream = h.fake.takeRequest(WAIT);
+        assertThat(upstream.header("x-tiergate-task")).contains("extraction");
+        assertThat(upstream.header("x-tiergate-call-key")).contains("task-7");
+    }
+
+    @Test
     void midStreamErrorIsForwardedAndRecorded() throws Exception {
         h.fake.enqueue(FakeResponse.stream()
                 .messageStart(FakeResponse.usage(100, 1))
