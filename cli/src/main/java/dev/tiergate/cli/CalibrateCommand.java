@@ -13,6 +13,7 @@ import dev.tiergate.calibration.Evidence;
 import dev.tiergate.calibration.TaskTypeCalibration;
 import dev.tiergate.config.ConfigException;
 import dev.tiergate.config.ConfigProblem;
+import dev.tiergate.ledger.Ledger;
 import dev.tiergate.policy.Policy;
 import dev.tiergate.pricing.ModelCatalog;
 import java.io.IOException;
@@ -22,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -59,11 +61,18 @@ final class CalibrateCommand implements Callable<Integer> {
 
     @Option(
             names = "--evidence",
-            required = true,
             paramLabel = "FILE",
             description = "Evidence CSV: item_id,task_type,model,score,input_tokens,output_tokens,cost_usd; an empty"
-                    + " cost_usd is priced from the token counts at the model catalog's list prices.")
-    Path evidence = Path.of("");
+                    + " cost_usd is priced from the token counts at the model catalog's list prices. With --db or"
+                    + " --postgres, combined with the ledger's evidence.")
+    @Nullable
+    Path evidenceFile;
+
+    @Mixin
+    LedgerOption ledger = new LedgerOption();
+
+    /** Where the evidence came from, for the output. */
+    private String evidence = "";
 
     @Option(
             names = "--policy",
@@ -124,7 +133,7 @@ final class CalibrateCommand implements Callable<Integer> {
                     + ", --current " + current + ")");
         }
         ModelCatalog models = catalog.load();
-        Evidence ev = EvidenceInput.load(evidence, models);
+        Evidence ev = loadEvidence(models);
         Optional<Policy> routing = Optional.ofNullable(policy).map(p -> loadPolicy(p, models));
         CalibratedPolicy.Plan plan =
                 routing.map(p -> CalibratedPolicy.plan(ev, p, models)).orElseGet(() -> currentForAll(ev));
@@ -177,6 +186,38 @@ final class CalibrateCommand implements Callable<Integer> {
                     + e.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
         } catch (UncheckedIOException e) {
             throw new CliException(String.valueOf(e.getMessage()));
+        }
+    }
+
+    /**
+     * The evidence file, the ledger's shadow and feedback evidence ({@code --db} or {@code --postgres}), or both.
+     */
+    private Evidence loadEvidence(ModelCatalog models) {
+        boolean fromLedger = ledger.postgresUrl != null
+                || (spec != null && spec.commandLine().getParseResult().hasMatchedOption("--db"));
+        if (evidenceFile == null && !fromLedger) {
+            throw new CliException("give --evidence FILE, or --db FILE / --postgres URL to read the gateway ledger's"
+                    + " shadow evidence, or both");
+        }
+        List<dev.tiergate.calibration.Outcome> outcomes = new ArrayList<>();
+        List<String> sources = new ArrayList<>();
+        if (evidenceFile != null) {
+            outcomes.addAll(EvidenceInput.load(evidenceFile, models).outcomes());
+            sources.add(evidenceFile.toString());
+        }
+        if (fromLedger) {
+            try (Ledger l = ledger.open(Clock.systemUTC())) {
+                List<dev.tiergate.calibration.Outcome> fromDb = LedgerEvidence.outcomes(l.evidence(Instant.EPOCH));
+                outcomes.addAll(fromDb);
+                sources.add("ledger " + (ledger.postgresUrl != null ? ledger.postgresUrl : ledger.db.toString()) + " ("
+                        + fromDb.size() + " outcomes)");
+            }
+        }
+        evidence = String.join(" + ", sources);
+        try {
+            return Evidence.of(outcomes);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("cannot combine the evidence of " + evidence + ": " + e.getMessage());
         }
     }
 
@@ -331,7 +372,7 @@ final class CalibrateCommand implements Callable<Integer> {
             Optional<Policy> routing,
             Optional<CalibratedPolicy.Written> written) {
         Map<String, Object> root = new LinkedHashMap<>();
-        root.put("evidence", evidence.toString());
+        root.put("evidence", evidence);
         routing.ifPresent(p -> root.put("policy", p.source()));
         root.put("epsilon", c.epsilon());
         root.put("confidence", c.confidence());

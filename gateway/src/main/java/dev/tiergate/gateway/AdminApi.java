@@ -1,5 +1,6 @@
 package dev.tiergate.gateway;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -10,9 +11,12 @@ import dev.tiergate.ledger.CallStatus;
 import dev.tiergate.ledger.GroupBy;
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.ledger.LedgerRow;
+import dev.tiergate.ledger.ShadowEvidence;
 import dev.tiergate.ledger.SpendGroup;
+import dev.tiergate.pricing.Money;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
@@ -27,7 +31,9 @@ import java.util.Set;
 /**
  * The admin JSON API, for the CLI and the dashboard: {@code GET /admin/budgets}, {@code GET /admin/spend?by=...
  * &since=YYYY-MM-DD}, {@code GET /admin/calls?limit=&before=&since=&until=&key=&team=&task=&run=&status=}.
- * Only admin keys (config {@code admin_keys}) are accepted; gateway keys are not. Read-only.
+ * Only admin keys (config {@code admin_keys}) are accepted; gateway keys are not. Read-only, except {@code POST
+ * /admin/feedback {"request_id": "...", "score": 0..1}}, which records an external quality score of a served call
+ * as evidence for {@code tiergate calibrate}.
  */
 final class AdminApi {
     private final ApiKeys adminKeys;
@@ -161,6 +167,72 @@ final class AdminApi {
             root.put("next", "/admin/calls?limit=" + query.limit() + "&before=" + page.next());
         }
         send(res, root);
+    }
+
+    void feedback(ServerRequest req, ServerResponse res) {
+        if (!authorised(req, res)) {
+            return;
+        }
+        CallRequest body = HttpTransport.request(req, 64 * 1024);
+        JsonNode root;
+        try {
+            root = json.readTree(body.body());
+        } catch (IOException e) {
+            root = null;
+        }
+        if (body.tooLarge() || root == null || !root.isObject()) {
+            badRequest(res, "the body must be a JSON object {\"request_id\": \"...\", \"score\": 0..1}");
+            return;
+        }
+        JsonNode id = root.path("request_id");
+        JsonNode score = root.path("score");
+        if (!id.isTextual() || id.asText().isBlank()) {
+            badRequest(res, "request_id: a served call's request id (x-tiergate-request-id) is required, got " + id);
+            return;
+        }
+        if (!score.isNumber() || !(score.asDouble() >= 0 && score.asDouble() <= 1)) {
+            badRequest(res, "score: must be a number from 0 to 1, got " + (score.isMissingNode() ? "nothing" : score));
+            return;
+        }
+        Optional<LedgerRow> call = ledger.call(id.asText());
+        if (call.isEmpty()) {
+            badRequest(res, "request_id: no call '" + id.asText() + "' in the ledger");
+            return;
+        }
+        LedgerRow row = call.get();
+        if (row.outcome().status() != CallStatus.OK || row.call().tier().equals(Shadow.TIER)) {
+            badRequest(
+                    res,
+                    "request_id: call '" + id.asText() + "' was not served to a caller (status "
+                            + row.outcome().status().wireName() + ", tier '"
+                            + row.call().tier() + "')");
+            return;
+        }
+        ShadowEvidence evidence = new ShadowEvidence(
+                row.call().requestId(),
+                clock.instant(),
+                row.call().taskType(),
+                ShadowEvidence.Source.FEEDBACK,
+                new ShadowEvidence.Side(
+                        row.outcome().servedModel(),
+                        score.asDouble(),
+                        row.outcome().usage().inputTokens(),
+                        row.outcome().usage().outputTokens(),
+                        row.outcome().cost()),
+                ShadowEvidence.Side.NONE,
+                Money.ZERO);
+        ledger.recordEvidence(evidence);
+        ObjectNode out = json.createObjectNode();
+        out.put("request_id", evidence.requestId());
+        out.put("task_type", evidence.taskType());
+        out.put("model", evidence.served().model());
+        out.put("score", evidence.served().score());
+        out.put("source", evidence.source().wireName());
+        send(res, out);
+    }
+
+    private void badRequest(ServerResponse res, String message) {
+        errors.sendError(HttpTransport.response(res), new GatewayError.BadRequest(message));
     }
 
     private static Optional<String> param(ServerRequest req, String name) {

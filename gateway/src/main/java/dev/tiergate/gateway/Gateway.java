@@ -14,11 +14,13 @@ public final class Gateway implements AutoCloseable {
     private final WebServer server;
     private final GatewayConfig config;
     private final Accounting accounting;
+    private final MessagesHandler handler;
 
-    private Gateway(WebServer server, GatewayConfig config, Accounting accounting) {
+    private Gateway(WebServer server, GatewayConfig config, Accounting accounting, MessagesHandler handler) {
         this.server = server;
         this.config = config;
         this.accounting = accounting;
+        this.handler = handler;
     }
 
     /** Starts a gateway that records calls to {@code recorder}. */
@@ -40,6 +42,7 @@ public final class Gateway implements AutoCloseable {
                         .get("/admin/budgets", admin::budgets)
                         .get("/admin/spend", admin::spend)
                         .get("/admin/calls", admin::calls)
+                        .post("/admin/feedback", admin::feedback)
                         .get("/healthz", (req, res) -> {
                             res.header("content-type", "application/json");
                             res.send("{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8));
@@ -55,7 +58,7 @@ public final class Gateway implements AutoCloseable {
                                         + req.path().path()))))
                 .build()
                 .start();
-        return new Gateway(server, config, accounting);
+        return new Gateway(server, config, accounting, handler);
     }
 
     /** HTTP to the configured base URL, or the built-in simulator in process. */
@@ -88,6 +91,7 @@ public final class Gateway implements AutoCloseable {
     @Override
     public void close() {
         server.stop();
+        handler.close();
         accounting.close();
     }
 

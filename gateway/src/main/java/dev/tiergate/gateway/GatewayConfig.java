@@ -45,6 +45,7 @@ import java.util.Set;
  *     recovered (charged at their worst case) once it passes
  * @param instanceId this gateway's name in reservation leases
  * @param adminKeys keys for the admin API (hashed)
+ * @param shadow shadow evaluation ({@link ShadowSettings#OFF} without a {@code shadow:} section)
  */
 public record GatewayConfig(
         String host,
@@ -58,12 +59,25 @@ public record GatewayConfig(
         LedgerSettings ledger,
         Duration lease,
         String instanceId,
-        ApiKeys adminKeys) {
+        ApiKeys adminKeys,
+        ShadowSettings shadow) {
 
     /** The same config with other upstream settings (e.g. the simulated upstream). */
     public GatewayConfig withUpstream(Upstream other) {
         return new GatewayConfig(
-                host, port, catalog, policy, keys, other, maxBodyBytes, budgets, ledger, lease, instanceId, adminKeys);
+                host,
+                port,
+                catalog,
+                policy,
+                keys,
+                other,
+                maxBodyBytes,
+                budgets,
+                ledger,
+                lease,
+                instanceId,
+                adminKeys,
+                shadow);
     }
 
     /** The same config listening on {@code newPort} (0: any free port). */
@@ -80,7 +94,8 @@ public record GatewayConfig(
                 ledger,
                 lease,
                 instanceId,
-                adminKeys);
+                adminKeys,
+                shadow);
     }
 
     /** Anthropic's own request size limit for Messages: 32 MB. */
@@ -153,7 +168,16 @@ public record GatewayConfig(
     }
 
     private static final Set<String> TOP_KEYS = Set.of(
-            "listen", "policy", "upstream", "keys", "max_body_bytes", "models", "budgets", "ledger", "admin_keys");
+            "listen",
+            "policy",
+            "upstream",
+            "keys",
+            "max_body_bytes",
+            "models",
+            "budgets",
+            "ledger",
+            "admin_keys",
+            "shadow");
     private static final Set<String> LEDGER_KEYS = Set.of("sqlite", "postgres", "lease_seconds", "instance_id");
     private static final Set<String> POSTGRES_KEYS = Set.of("url", "user", "password_env", "schema", "pool_size");
     private static final Set<String> LISTEN_KEYS = Set.of("host", "port");
@@ -272,6 +296,21 @@ public record GatewayConfig(
                     all.isEmpty() ? List.of(new ConfigProblem(file.toString(), 0, 0, "no policy")) : all);
         }
         checkDemotionTiers(budgets, policy, file.toString(), all);
+        ShadowSettings shadow = ShadowSettings.OFF;
+        Optional<YamlNode> shadowNode = r.get("shadow");
+        if (shadowNode.isPresent()) {
+            Problems shadowProblems = new Problems(file.toString());
+            shadow = ShadowSettings.read(shadowNode.get(), policy, catalog, shadowProblems);
+            all.addAll(shadowProblems.sorted());
+            if (budgets.find(ShadowSettings.BUDGET).isPresent()) {
+                all.add(new ConfigProblem(
+                        file.toString(),
+                        0,
+                        0,
+                        "budget name '" + ShadowSettings.BUDGET
+                                + "' is reserved for shadow evaluation (shadow.budget_usd); rename the budget"));
+            }
+        }
         if (!all.isEmpty()) {
             throw new ConfigException(all);
         }
@@ -287,7 +326,8 @@ public record GatewayConfig(
                 ledger,
                 lease,
                 instanceId,
-                new ApiKeys(adminKeys));
+                new ApiKeys(adminKeys),
+                shadow);
     }
 
     /** A soft budget that demotes to a tier the policy does not have could never take effect. */

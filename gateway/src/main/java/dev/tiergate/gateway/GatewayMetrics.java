@@ -68,6 +68,15 @@ final class GatewayMetrics {
                 .record(count);
     }
 
+    /** One step of shadow evaluation: sampled, judged, budget_denied, no_candidate, no_verdict, ... */
+    void shadow(String taskType, String outcome) {
+        Counter.builder("tiergate.shadow.evaluations")
+                .description("Shadow evaluation outcomes by task type")
+                .tags("task_type", taskType, "outcome", outcome)
+                .register(registry)
+                .increment();
+    }
+
     String scrape() {
         return registry.scrape();
     }

@@ -70,6 +70,7 @@ final class MessagesHandler {
     private final GatewayMetrics metrics;
     private final Accounting accounting;
     private final Clock clock;
+    private final Shadow shadow;
     private final InputTokenEstimator estimator = InputTokenEstimator.of(TokenizerFamily.CLASSIC);
     private final ObjectMapper json = new ObjectMapper();
 
@@ -87,6 +88,12 @@ final class MessagesHandler {
         this.recorder = recorder;
         this.metrics = metrics;
         this.clock = clock;
+        this.shadow = new Shadow(config, upstream, accounting, metrics, clock);
+    }
+
+    /** Lets running shadow evaluations finish; call before the ledger closes. */
+    void close() {
+        shadow.close();
     }
 
     /** Who is calling, what they asked for, and where it goes: everything decided before the upstream call. */
@@ -117,11 +124,12 @@ final class MessagesHandler {
         models.add(route.model());
         models.addAll(route.fallbacks());
         Instant deadline = start.plus(config.upstream().totalTimeout());
+        Map<String, List<String>> headers = forwardHeaders(req, a.taskType());
         Upstream.Result result = upstream.send(
                 "/v1/messages",
                 models,
                 model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.of(route.maxTokens())),
-                forwardHeaders(req, a.taskType()),
+                headers,
                 a.request().stream(),
                 deadline);
         switch (result) {
@@ -141,11 +149,15 @@ final class MessagesHandler {
             case Upstream.Response r -> {
                 if (r.status() != 200) {
                     relayUpstreamError(res, a, r);
-                } else if (a.request().stream()) {
-                    stream(res, a, r, deadline);
-                } else {
-                    respond(res, a, r, deadline);
+                    return;
                 }
+                // Decided before the answer is read, so that a stream keeps its text only when it is sampled.
+                boolean sampled = shadow.sample(a.taskType(), a.route().tier());
+                Optional<Shadow.Job> job = a.request().stream()
+                        ? stream(res, a, r, deadline, sampled, headers)
+                        : respond(res, a, r, deadline, sampled, headers);
+                // The caller has its complete response by now: shadow work never delays or touches it.
+                job.ifPresent(shadow::submit);
             }
         }
     }
@@ -411,7 +423,13 @@ final class MessagesHandler {
         return Policy.UNCLASSIFIED;
     }
 
-    private void respond(ResponseSink res, Admitted a, Upstream.Response r, Instant deadline) {
+    private Optional<Shadow.Job> respond(
+            ResponseSink res,
+            Admitted a,
+            Upstream.Response r,
+            Instant deadline,
+            boolean sampled,
+            Map<String, List<String>> headers) {
         byte[] body;
         String errorType = "";
         try (StreamWatchdog watchdog =
@@ -425,8 +443,10 @@ final class MessagesHandler {
         String stopReason = "";
         Cost cost;
         JsonNode usageNode = json.createObjectNode();
+        String answer = "";
         try {
             JsonNode message = json.readTree(body);
+            answer = sampled ? PairwiseJudge.answerText(message) : "";
             usageNode = message.path("usage");
             usage = Usage.fromJson(usageNode);
             stopReason = message.path("stop_reason").asText("");
@@ -448,10 +468,34 @@ final class MessagesHandler {
             System.getLogger("tiergate.gateway")
                     .log(System.Logger.Level.INFO, "caller of {0} left before the response was sent", a.requestId());
         }
+        return sampled && errorType.isEmpty()
+                ? Optional.of(job(a, r.model(), headers, answer, usage, cost.total()))
+                : Optional.empty();
     }
 
-    private void stream(ResponseSink res, Admitted a, Upstream.Response r, Instant deadline) {
+    private Shadow.Job job(
+            Admitted a, String servedModel, Map<String, List<String>> headers, String answer, Usage usage, Money cost) {
+        return new Shadow.Job(
+                a.requestId(),
+                a.taskType(),
+                servedModel,
+                a.request().json(),
+                a.route().maxTokens(),
+                headers,
+                answer,
+                usage,
+                cost);
+    }
+
+    private Optional<Shadow.Job> stream(
+            ResponseSink res,
+            Admitted a,
+            Upstream.Response r,
+            Instant deadline,
+            boolean sampled,
+            Map<String, List<String>> headers) {
         InputStream upstreamBody = r.body();
+        StringBuilder answer = new StringBuilder();
         StreamUsageTracker tracker = new StreamUsageTracker();
         SseEventReader reader = new SseEventReader(upstreamBody);
         long ttft = -1;
@@ -490,6 +534,9 @@ final class MessagesHandler {
                     continue;
                 }
                 tracker.accept(e);
+                if (sampled && e.name().equals("content_block_delta")) {
+                    appendText(answer, e.data());
+                }
                 if (ttft < 0) {
                     ttft = (System.nanoTime() - a.startNanos()) / 1_000_000;
                 }
@@ -535,6 +582,21 @@ final class MessagesHandler {
                 status,
                 errorType,
                 r.attempts());
+        return sampled && status.equals("ok")
+                ? Optional.of(job(a, r.model(), headers, answer.toString(), seen.usage(), cost.total()))
+                : Optional.empty();
+    }
+
+    /** Adds a {@code text_delta}'s text to a sampled stream's answer (for the shadow judge). */
+    private void appendText(StringBuilder answer, String data) {
+        try {
+            JsonNode delta = json.readTree(data).path("delta");
+            if (delta.path("type").asText("").equals("text_delta")) {
+                answer.append(delta.path("text").asText(""));
+            }
+        } catch (IOException e) {
+            // not JSON: the caller got it as it came; the judge just does not see it
+        }
     }
 
     private void relayUpstreamError(ResponseSink res, Admitted a, Upstream.Response r) {

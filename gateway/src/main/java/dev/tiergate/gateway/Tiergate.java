@@ -123,6 +123,7 @@ public final class Tiergate implements AutoCloseable {
 
     @Override
     public void close() {
+        handler.close();
         accounting.close();
     }
 

@@ -76,6 +76,11 @@ final class JdbcLedger implements Ledger {
     private static final String INSERT_EVENT = """
             INSERT INTO ledger_event (at, kind, budget, subject, window_start, request_id, amount_nanos, detail)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)""";
+    private static final String EVIDENCE_COLUMNS = "request_id, recorded_at, task_type, source, served_model,"
+            + " served_score, served_input_tokens, served_output_tokens, served_cost_nanos, candidate_model,"
+            + " candidate_score, candidate_input_tokens, candidate_output_tokens, candidate_cost_nanos, judge_cost_nanos";
+    private static final String INSERT_EVIDENCE = "INSERT INTO shadow_evidence (" + EVIDENCE_COLUMNS
+            + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     private static final String WINDOW_COLUMNS = "budget, subject, window_start, window_end, window_kind, limit_nanos,"
             + " hard, limit_fixed, spent_nanos, reserved_nanos";
 
@@ -643,6 +648,70 @@ final class JdbcLedger implements Ledger {
                 outcome,
                 Instant.ofEpochMilli(rs.getLong("recorded_at")),
                 rs.getString("reservation_id"));
+    }
+
+    @Override
+    public Optional<LedgerRow> call(String requestId) {
+        return db.read(tx -> {
+            PreparedStatement ps = tx.prepare("SELECT " + LEDGER_COLUMNS + " FROM ledger WHERE request_id = ?");
+            ps.setString(1, requestId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(readRow(rs)) : Optional.empty();
+            }
+        });
+    }
+
+    @Override
+    public void recordEvidence(ShadowEvidence e) {
+        db.write(tx -> {
+            PreparedStatement ps = tx.prepare(INSERT_EVIDENCE);
+            int i = 1;
+            ps.setString(i++, e.requestId());
+            ps.setLong(i++, e.recordedAt().toEpochMilli());
+            ps.setString(i++, e.taskType());
+            ps.setString(i++, e.source().wireName());
+            for (ShadowEvidence.Side side : List.of(e.served(), e.candidate())) {
+                ps.setString(i++, side.model());
+                ps.setDouble(i++, side.score());
+                ps.setLong(i++, side.inputTokens());
+                ps.setLong(i++, side.outputTokens());
+                ps.setLong(i++, side.cost().nanos());
+            }
+            ps.setLong(i, e.judgeCost().nanos());
+            return ps.executeUpdate();
+        });
+    }
+
+    @Override
+    public List<ShadowEvidence> evidence(Instant since) {
+        return db.read(tx -> {
+            PreparedStatement ps = tx.prepare(
+                    "SELECT " + EVIDENCE_COLUMNS + " FROM shadow_evidence WHERE recorded_at >= ? ORDER BY seq");
+            ps.setLong(1, since.toEpochMilli());
+            List<ShadowEvidence> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new ShadowEvidence(
+                            rs.getString("request_id"),
+                            Instant.ofEpochMilli(rs.getLong("recorded_at")),
+                            rs.getString("task_type"),
+                            ShadowEvidence.Source.fromWireName(rs.getString("source")),
+                            side(rs, "served_"),
+                            side(rs, "candidate_"),
+                            Money.ofNanos(rs.getLong("judge_cost_nanos"))));
+                }
+            }
+            return out;
+        });
+    }
+
+    private static ShadowEvidence.Side side(ResultSet rs, String prefix) throws SQLException {
+        return new ShadowEvidence.Side(
+                rs.getString(prefix + "model"),
+                rs.getDouble(prefix + "score"),
+                rs.getLong(prefix + "input_tokens"),
+                rs.getLong(prefix + "output_tokens"),
+                Money.ofNanos(rs.getLong(prefix + "cost_nanos")));
     }
 
     @Override

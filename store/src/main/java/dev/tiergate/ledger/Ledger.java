@@ -10,6 +10,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The spend ledger and the budget windows' state, shared by every gateway instance that uses the same database.
@@ -92,6 +93,15 @@ public interface Ledger extends AutoCloseable {
 
     /** One page of the calls listing. */
     CallPage calls(CallQuery query);
+
+    /** The ledger row of the call with this request id, if there is one. */
+    Optional<LedgerRow> call(String requestId);
+
+    /** Appends one piece of shadow-evaluation or feedback evidence. */
+    void recordEvidence(ShadowEvidence evidence);
+
+    /** Evidence recorded at or after {@code since}, oldest first. */
+    List<ShadowEvidence> evidence(Instant since);
 
     /** Budget events at or after {@code since}, oldest first. */
     List<LedgerEvent> events(Instant since);

@@ -484,4 +484,38 @@ abstract class LedgerContract {
                 .size();
         assertThat(denied).isEqualTo(deniedCount.get());
     }
+
+    @Test
+    void evidenceIsStoredAndReadBackInOrderAndCallsAreFoundByRequestId() {
+        ReservationId r = admitted(reserve(ledger, TEAM_A, usd("0.01")));
+        ledger.settle(r, ok(usd("0.002")));
+        assertThat(ledger.call("req-1")).hasValueSatisfying(row -> {
+            assertThat(row.call().taskType()).isEqualTo("extraction");
+            assertThat(row.outcome().servedModel()).isEqualTo("claude-haiku-4-5-20251001");
+        });
+        assertThat(ledger.call("req-404")).isEmpty();
+
+        ShadowEvidence judged = new ShadowEvidence(
+                "req-1",
+                clock.instant(),
+                "extraction",
+                ShadowEvidence.Source.JUDGE,
+                new ShadowEvidence.Side("claude-opus-4-6", 1, 1000, 200, usd("0.01")),
+                new ShadowEvidence.Side("claude-haiku-4-5-20251001", 0.5, 1000, 180, usd("0.0019")),
+                usd("0.003"));
+        ShadowEvidence feedback = new ShadowEvidence(
+                "req-1",
+                clock.instant().plusSeconds(1),
+                "extraction",
+                ShadowEvidence.Source.FEEDBACK,
+                new ShadowEvidence.Side("claude-opus-4-6", 0.25, 1000, 200, usd("0.01")),
+                ShadowEvidence.Side.NONE,
+                Money.ZERO);
+        ledger.recordEvidence(judged);
+        ledger.recordEvidence(feedback);
+
+        assertThat(ledger.evidence(Instant.EPOCH)).containsExactly(judged, feedback);
+        assertThat(ledger.evidence(clock.instant().plusSeconds(1))).containsExactly(feedback);
+        assertThat(feedback.hasCandidate()).isFalse();
+    }
 }

@@ -69,6 +69,7 @@ public final class FakeAnthropic implements AutoCloseable {
     private final AtomicInteger sequence = new AtomicInteger();
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile FakeResponse defaultMessage = DEFAULT_MESSAGE;
+    private final Map<String, FakeResponse> defaultByModel = new ConcurrentHashMap<>();
     private volatile @Nullable FakeResponse defaultCountTokens;
 
     private FakeAnthropic(ServerSocket server) {
@@ -109,6 +110,14 @@ public final class FakeAnthropic implements AutoCloseable {
     /** Answers {@code /v1/messages} with {@code response} whenever the queue is empty. */
     public void setDefault(FakeResponse response) {
         defaultMessage = response;
+    }
+
+    /**
+     * Answers {@code /v1/messages} requests for {@code model} with {@code response} whenever the queue is empty
+     * (before the general default); for concurrent callers that each talk to their own model, as a judge does.
+     */
+    public void setDefault(String model, FakeResponse response) {
+        defaultByModel.put(model, response);
     }
 
     /**
@@ -309,7 +318,11 @@ public final class FakeAnthropic implements AutoCloseable {
         switch (request.path()) {
             case "/v1/messages" -> {
                 FakeResponse next = messages.poll();
-                return next != null ? next : defaultMessage;
+                if (next != null) {
+                    return next;
+                }
+                FakeResponse byModel = defaultByModel.get(request.model().orElse(""));
+                return byModel != null ? byModel : defaultMessage;
             }
             case "/v1/messages/count_tokens" -> {
                 FakeResponse next = countTokens.poll();
