@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -40,8 +41,10 @@ final class JdbcLedger implements Ledger {
                                  THEN budget_window.limit_nanos ELSE excluded.limit_nanos END,
               hard = excluded.hard
             RETURNING limit_nanos, spent_nanos, reserved_nanos""";
-    private static final String ADD_RESERVED =
-            "UPDATE budget_window SET reserved_nanos = reserved_nanos + ? WHERE budget = ? AND subject = ? AND window_start = ?";
+    // One statement for all of a call's windows: the upserts above already hold their row locks (PostgreSQL),
+    // so this touches no row it has not locked in order. Statement count is what a SQLite write costs.
+    private static final String ADD_RESERVED = "UPDATE budget_window SET reserved_nanos = reserved_nanos + ?"
+            + " WHERE (budget, subject, window_start) IN (VALUES %s)";
     private static final String CHARGE = """
             UPDATE budget_window SET reserved_nanos = reserved_nanos - ?, spent_nanos = spent_nanos + ?
             WHERE budget = ? AND subject = ? AND window_start = ?
@@ -52,16 +55,15 @@ final class JdbcLedger implements Ledger {
                                      max_tokens)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
     private static final String INSERT_RESERVATION_BUDGET =
-            "INSERT INTO reservation_budget (reservation_id, budget, subject, window_start) VALUES (?, ?, ?, ?)";
+            "INSERT INTO reservation_budget (reservation_id, budget, subject, window_start) VALUES %s";
     private static final String RESERVATION_COLUMNS = "request_id, amount_nanos, started_at, key_name, team, task_type,"
             + " tier, requested_model, routed_model, run_id, agent_id, max_tokens";
     private static final String TAKE_RESERVATION =
             "DELETE FROM reservation WHERE id = ? RETURNING " + RESERVATION_COLUMNS;
     private static final String TAKE_EXPIRED_RESERVATION =
             "DELETE FROM reservation WHERE id = ? AND lease_expires_at < ? RETURNING " + RESERVATION_COLUMNS;
-    private static final String RESERVATION_WINDOWS =
-            "SELECT budget, subject, window_start FROM reservation_budget WHERE reservation_id = ?";
-    private static final String DELETE_RESERVATION_WINDOWS = "DELETE FROM reservation_budget WHERE reservation_id = ?";
+    private static final String TAKE_RESERVATION_WINDOWS =
+            "DELETE FROM reservation_budget WHERE reservation_id = ? RETURNING budget, subject, window_start";
     private static final String INSERT_LEDGER = """
             INSERT INTO ledger (request_id, reservation_id, started_at, recorded_at, key_name, team, task_type, tier,
                                 requested_model, routed_model, served_model, run_id, agent_id, input_tokens,
@@ -151,14 +153,19 @@ final class JdbcLedger implements Ledger {
                 }
             }
             String id = UUID.randomUUID().toString();
-            for (AppliedBudget b : ordered) {
-                PreparedStatement ps = tx.prepare(ADD_RESERVED);
-                ps.setLong(1, worstCase.nanos());
-                setWindowKey(ps, 2, b.budget(), b.subject(), b.windowStart().toEpochMilli());
-                ps.executeUpdate();
-                PreparedStatement rb = tx.prepare(INSERT_RESERVATION_BUDGET);
-                rb.setString(1, id);
-                setWindowKey(rb, 2, b.budget(), b.subject(), b.windowStart().toEpochMilli());
+            if (!ordered.isEmpty()) {
+                int n = ordered.size();
+                PreparedStatement add = tx.prepare(ADD_RESERVED.formatted(repeat("(?, ?, ?)", n)));
+                PreparedStatement rb = tx.prepare(INSERT_RESERVATION_BUDGET.formatted(repeat("(?, ?, ?, ?)", n)));
+                add.setLong(1, worstCase.nanos());
+                for (int i = 0; i < n; i++) {
+                    AppliedBudget b = ordered.get(i);
+                    long start = b.windowStart().toEpochMilli();
+                    setWindowKey(add, 2 + 3 * i, b.budget(), b.subject(), start);
+                    rb.setString(1 + 4 * i, id);
+                    setWindowKey(rb, 2 + 4 * i, b.budget(), b.subject(), start);
+                }
+                add.executeUpdate();
                 rb.executeUpdate();
             }
             PreparedStatement ps = tx.prepare(INSERT_RESERVATION);
@@ -350,7 +357,7 @@ final class JdbcLedger implements Ledger {
     /** Moves {@code taken}'s reservation to spent as {@code cost} in each of its windows. */
     private List<LedgerEvent> charge(Database.Tx tx, ReservationId reservation, Taken taken, Money cost)
             throws SQLException {
-        PreparedStatement ps = tx.prepare(RESERVATION_WINDOWS);
+        PreparedStatement ps = tx.prepare(TAKE_RESERVATION_WINDOWS);
         ps.setString(1, reservation.value());
         List<WindowKey> windows = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {
@@ -392,9 +399,6 @@ final class JdbcLedger implements Ledger {
                                 + Money.ofNanos(spentAfter).toUsdString()));
             }
         }
-        PreparedStatement del = tx.prepare(DELETE_RESERVATION_WINDOWS);
-        del.setString(1, reservation.value());
-        del.executeUpdate();
         if (cost.isGreaterThan(taken.amount())) {
             events.add(insertEvent(
                     tx,
@@ -408,6 +412,11 @@ final class JdbcLedger implements Ledger {
                             + taken.amount()));
         }
         return events;
+    }
+
+    /** {@code n} copies of {@code group}, comma-separated: the VALUES list of a statement over n windows. */
+    private static String repeat(String group, int n) {
+        return String.join(", ", Collections.nCopies(n, group));
     }
 
     private static void setWindowKey(PreparedStatement ps, int from, String budget, String subject, long start)
