@@ -23,8 +23,8 @@ import picocli.CommandLine.Spec;
         name = "caps",
         mixinStandardHelpOptions = true,
         description = {
-            "Suggest a max_tokens cap per task type from the ledger: p99 of untruncated output plus 20%, rounded up"
-                    + " to a tidy number; raise instead when more than 5% of calls were cut at the cap.",
+            "Suggest a max_tokens cap per task type from the ledger: p99 of untruncated output plus 20%%, rounded up"
+                    + " to a tidy number; raise instead when more than 5%% of calls were cut at the cap.",
             "See docs/report.md for the rule and what each projected number means."
         })
 final class CapsCommand implements Callable<Integer> {
