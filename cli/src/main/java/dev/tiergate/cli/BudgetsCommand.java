@@ -5,7 +5,6 @@ import dev.tiergate.budget.BudgetLoader;
 import dev.tiergate.budget.BudgetRules;
 import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.ledger.Ledger;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -70,9 +69,7 @@ final class BudgetsCommand implements Callable<Integer> {
                 }
                 return 0;
             } catch (ConfigException e) {
-                for (ConfigProblem problem : e.problems()) {
-                    spec.commandLine().getErr().println(problem.format());
-                }
+                spec.commandLine().getErr().println(e.lines());
                 return Main.EXIT_BAD_INPUT;
             }
         }

@@ -12,7 +12,6 @@ import dev.tiergate.calibration.Estimate;
 import dev.tiergate.calibration.Evidence;
 import dev.tiergate.calibration.TaskTypeCalibration;
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.policy.Policy;
 import dev.tiergate.pricing.ModelCatalog;
@@ -34,7 +33,6 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -182,8 +180,7 @@ final class CalibrateCommand implements Callable<Integer> {
         try {
             return PolicyCommand.loadPolicy(file, models);
         } catch (ConfigException e) {
-            throw new CliException("invalid policy:\n"
-                    + e.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
+            throw new CliException("invalid policy:\n" + e.lines());
         } catch (UncheckedIOException e) {
             throw new CliException(String.valueOf(e.getMessage()));
         }

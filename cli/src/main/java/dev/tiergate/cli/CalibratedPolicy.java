@@ -6,7 +6,6 @@ import dev.tiergate.calibration.Decision;
 import dev.tiergate.calibration.Evidence;
 import dev.tiergate.calibration.TaskTypeCalibration;
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.policy.Policy;
 import dev.tiergate.policy.PolicyLoader;
 import dev.tiergate.policy.Priority;
@@ -179,10 +178,7 @@ final class CalibratedPolicy {
         try {
             PolicyLoader.parse("the calibrated policy", yaml, catalog, today);
         } catch (ConfigException e) {
-            throw new CliException(
-                    "bug: the calibrated policy does not load; nothing written:\n"
-                            + e.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")),
-                    1);
+            throw new CliException("bug: the calibrated policy does not load; nothing written:\n" + e.lines(), 1);
         }
         return new Written(yaml, changes);
     }

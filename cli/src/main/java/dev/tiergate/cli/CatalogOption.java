@@ -1,14 +1,12 @@
 package dev.tiergate.cli;
 
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.pricing.CatalogLoader;
 import dev.tiergate.pricing.ModelCatalog;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
@@ -33,8 +31,7 @@ final class CatalogOption {
         } catch (IOException e) {
             throw new CliException("cannot read --models " + modelsFile + ": " + e.getMessage());
         } catch (ConfigException e) {
-            throw new CliException(
-                    e.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
+            throw new CliException(e.lines());
         }
     }
 }

@@ -1,7 +1,6 @@
 package dev.tiergate.cli;
 
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.policy.Policy;
 import dev.tiergate.policy.PolicyLoader;
 import dev.tiergate.pricing.ModelCatalog;
@@ -53,9 +52,7 @@ final class PolicyCommand {
                         file, p.tiers().size(), p.taskTypes().size(), p.rules().size(), models.date());
                 return 0;
             } catch (ConfigException e) {
-                for (ConfigProblem problem : e.problems()) {
-                    err.println(problem.format());
-                }
+                err.println(e.lines());
                 return Main.EXIT_BAD_INPUT;
             }
         }

@@ -1,7 +1,6 @@
 package dev.tiergate.cli;
 
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.ledger.CallPage;
 import dev.tiergate.ledger.CallQuery;
 import dev.tiergate.ledger.Ledger;
@@ -19,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -106,8 +104,7 @@ final class ReportInput {
         try {
             return PolicyCommand.loadPolicy(file, models);
         } catch (ConfigException e) {
-            throw new CliException("invalid " + option + " " + file + ":\n"
-                    + e.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
+            throw new CliException("invalid " + option + " " + file + ":\n" + e.lines());
         }
     }
 

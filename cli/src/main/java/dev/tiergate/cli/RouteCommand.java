@@ -1,7 +1,6 @@
 package dev.tiergate.cli;
 
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.policy.Policy;
 import dev.tiergate.policy.RequestFacts;
 import dev.tiergate.policy.Router;
@@ -11,7 +10,6 @@ import dev.tiergate.pricing.ModelCatalog;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -65,8 +63,7 @@ final class RouteCommand implements Callable<Integer> {
         try {
             policy = PolicyCommand.loadPolicy(policyFile, models);
         } catch (ConfigException e) {
-            throw new CliException("invalid policy:\n"
-                    + e.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
+            throw new CliException("invalid policy:\n" + e.lines());
         }
         Long requested = maxTokens;
         RequestFacts facts = requested == null

@@ -1,7 +1,6 @@
 package dev.tiergate.cli;
 
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.gateway.CallRecorder;
 import dev.tiergate.gateway.Gateway;
 import dev.tiergate.gateway.GatewayConfig;
@@ -53,9 +52,7 @@ final class ServeCommand implements Callable<Integer> {
         try {
             cfg = GatewayConfig.load(config, System.getenv(), LocalDate.now(Clock.systemUTC()));
         } catch (ConfigException e) {
-            for (ConfigProblem p : e.problems()) {
-                err.println(p.format());
-            }
+            err.println(e.lines());
             return Main.EXIT_BAD_INPUT;
         }
         boolean defaultAnthropic = cfg.upstream().baseUrl().toString().equals("https://api.anthropic.com");

@@ -1,7 +1,6 @@
 package dev.tiergate.cli;
 
 import dev.tiergate.config.ConfigException;
-import dev.tiergate.config.ConfigProblem;
 import dev.tiergate.simulator.SimulatedUpstream;
 import dev.tiergate.simulator.SimulatorProfiles;
 import dev.tiergate.simulator.SimulatorServer;
@@ -16,7 +15,6 @@ import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -132,8 +130,7 @@ final class SimulateUpstreamCommand implements Callable<Integer> {
         try {
             profiles = profilesFile == null ? SimulatorProfiles.builtIn() : SimulatorProfiles.load(profilesFile);
         } catch (ConfigException e) {
-            throw new CliException(
-                    e.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
+            throw new CliException(e.lines());
         } catch (UncheckedIOException e) {
             throw new CliException("cannot read --profiles " + profilesFile + ": " + e.getMessage());
         }

@@ -20,6 +20,11 @@ public final class ConfigException extends RouterException {
         this.problems = List.copyOf(problems);
     }
 
+    /** Every problem as {@code FILE:LINE:COL: message}, one per line, for printing. */
+    public String lines() {
+        return problems.stream().map(ConfigProblem::format).collect(Collectors.joining("\n"));
+    }
+
     /** Every problem found, in the order of the file. */
     public List<ConfigProblem> problems() {
         return problems;
