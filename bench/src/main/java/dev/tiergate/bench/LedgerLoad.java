@@ -42,6 +42,8 @@ import java.util.concurrent.locks.LockSupport;
  * <pre>
  * # SQLite, open loop: a pair every 1 ms from its own virtual thread; latency from the scheduled start
  * java -cp bench/target/benchmarks.jar dev.tiergate.bench.LedgerLoad --sqlite --rate 1000 --seconds 20
+ * # SQLite, one pair after another on one thread (service time and CPU per pair without queueing)
+ * java -cp bench/target/benchmarks.jar dev.tiergate.bench.LedgerLoad --sqlite --sequential --rate 1000 --seconds 20
  * # PostgreSQL (embedded), closed loop: two gateway instances in two JVMs, as fast as they go
  * java -cp bench/target/benchmarks.jar dev.tiergate.bench.LedgerLoad --postgres --instances 2 --seconds 20
  * </pre>
@@ -64,7 +66,8 @@ public final class LedgerLoad {
         } else if (o.containsKey("postgres")) {
             postgres(o);
         } else {
-            System.err.println("usage: LedgerLoad --sqlite [--file F] [--rate 1000] [--seconds 20] [--warmup 10]\n"
+            System.err.println("usage: LedgerLoad --sqlite [--file F] [--rate 1000] [--seconds 20] [--warmup 10]"
+                    + " [--sequential: rate x seconds pairs back to back on one thread]\n"
                     + "       LedgerLoad --postgres [--instances 2] [--threads 8] [--pool 8] [--seconds 20]"
                     + " [--warmup 10] [--synchronous-commit on]");
             System.exit(2);
@@ -85,10 +88,21 @@ public final class LedgerLoad {
             List<AppliedBudget> budgets = budgets(clock.instant());
             AtomicLong ids = new AtomicLong();
             System.out.printf(Locale.ROOT, "sqlite %s, warm-up %d s at %d/s%n", file, warmup, rate);
-            paced(ledger, budgets, ids, rate, warmup);
-            System.out.printf(Locale.ROOT, "measuring %d s at %d/s%n", seconds, rate);
+            boolean sequential = o.containsKey("sequential");
+            if (sequential) {
+                sequential(ledger, budgets, ids, rate * warmup);
+            } else {
+                paced(ledger, budgets, ids, rate, warmup);
+            }
+            System.out.printf(
+                    Locale.ROOT,
+                    "measuring %d %s%n",
+                    sequential ? rate * seconds : seconds,
+                    sequential ? "pairs" : "s");
             long cpu0 = processCpuNanos();
-            Paced run = paced(ledger, budgets, ids, rate, seconds);
+            Paced run = sequential
+                    ? sequential(ledger, budgets, ids, rate * seconds)
+                    : paced(ledger, budgets, ids, rate, seconds);
             long cpu = processCpuNanos() - cpu0;
             System.out.printf(
                     Locale.ROOT,
@@ -118,6 +132,25 @@ public final class LedgerLoad {
             long[] fromSchedule,
             long[] service,
             long[] lateness) {}
+
+    /**
+     * {@code n} pairs one after another on one thread: the cost of a pair with nothing else running, so that CPU per
+     * pair and service time can be compared between versions on a machine too busy for a paced run to be steady.
+     */
+    private static Paced sequential(Ledger ledger, List<AppliedBudget> budgets, AtomicLong ids, int n) {
+        long[] service = new long[n];
+        long denied = 0;
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            long start = System.nanoTime();
+            if (!pair(ledger, budgets, "r-" + ids.incrementAndGet())) {
+                denied++;
+            }
+            service[i] = System.nanoTime() - start;
+        }
+        double wall = (System.nanoTime() - t0) / 1e9;
+        return new Paced(n, denied, 0, wall, service, service, new long[] {0});
+    }
 
     /**
      * Starts a pair every {@code 1/rate} s, each on its own virtual thread, for {@code seconds}; the schedule does

@@ -287,12 +287,13 @@ final class JdbcLedger implements Ledger {
             ReservationId reservation = new ReservationId(id);
             // one transaction each: a failure leaves the others recovered, and another instance racing us
             // finds the row gone (the DELETE's condition) and skips it
-            Optional<Taken> taken = db.write(tx -> {
+            // the work returns its events rather than adding them to ours: a group commit may run it twice
+            Optional<Recovered> recovered = db.write(tx -> {
                 Taken t = take(tx, TAKE_EXPIRED_RESERVATION, reservation, nowMs);
                 if (t == null) {
                     return Optional.empty();
                 }
-                events.addAll(charge(tx, reservation, t, t.amount()));
+                List<LedgerEvent> charges = charge(tx, reservation, t, t.amount());
                 insertLedgerRow(
                         tx,
                         t.call(),
@@ -306,11 +307,13 @@ final class JdbcLedger implements Ledger {
                                 "",
                                 LEASE_EXPIRED),
                         id);
-                return Optional.of(t);
+                return Optional.of(new Recovered(t, charges));
             });
-            if (taken.isPresent()) {
-                requestIds.add(taken.get().call().requestId());
-                charged = charged.plus(taken.get().amount());
+            if (recovered.isPresent()) {
+                Taken t = recovered.get().taken();
+                requestIds.add(t.call().requestId());
+                charged = charged.plus(t.amount());
+                events.addAll(recovered.get().events());
             }
         }
         return new Recovery(requestIds, charged, events);
@@ -318,6 +321,9 @@ final class JdbcLedger implements Ledger {
 
     /** A reservation removed from the open set, with what it held. */
     private record Taken(Call call, Money amount) {}
+
+    /** A reservation recovered after its lease expired, and the events its charge raised. */
+    private record Recovered(Taken taken, List<LedgerEvent> events) {}
 
     private @Nullable Taken take(Database.Tx tx, String sql, ReservationId reservation, @Nullable Long expiredBefore)
             throws SQLException {

@@ -17,7 +17,7 @@ import java.util.List;
  */
 final class Migrations {
     /** Every migration, oldest first; never edit one that has shipped, add the next. */
-    static final List<String> ALL = List.of("V1__ledger", "V2__shadow_evidence");
+    static final List<String> ALL = List.of("V1__ledger", "V2__shadow_evidence", "V3__clustered_budget_tables");
 
     /** Arbitrary, fixed: the advisory lock that serialises migrations across instances ("tiergate" in ASCII). */
     private static final long POSTGRES_LOCK_KEY = 0x7469657267617465L;
@@ -65,7 +65,7 @@ final class Migrations {
         });
     }
 
-    private static List<String> statements(Dialect dialect, String name) {
+    static List<String> statements(Dialect dialect, String name) {
         String path = "migrations/" + dialect.migrationFolder() + "/" + name + ".sql";
         try (InputStream in = Migrations.class.getResourceAsStream(path)) {
             if (in == null) {

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
@@ -11,7 +12,8 @@ import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * A SQLite file in WAL mode: all writes through one connection under a lock, reads through a second one.
+ * A SQLite file in WAL mode: all writes through one connection on one writer thread, with group commit (see
+ * {@link GroupCommit}), reads through a second connection.
  *
  * <p>SQLite allows one writer at a time anyway; serialising in the JVM avoids busy-waiting on the file lock, and
  * {@code BEGIN IMMEDIATE} still takes the file's write lock up front so that another process on the same file
@@ -19,13 +21,17 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Checkpoints (copying the WAL back into the database file, with an fsync) run on a background platform thread
  * through a third connection, not inside a caller's commit: SQLite's automatic checkpoint would otherwise stall
- * every few hundred calls for as long as the fsync takes.
+ * every few hundred calls for as long as the fsync takes. Each round is a PASSIVE checkpoint, which copies
+ * without blocking the writer, then a RESTART, which copies only what was committed meanwhile and makes the next
+ * commit write the WAL from its start again. PASSIVE alone never let the WAL start over while commits kept
+ * coming (measured: 35 MB/s of WAL growth at 1,000 calls/s, without bound), and appending to an ever longer file
+ * costs the kernel a fresh zeroed block on every frame.
  */
 final class SqliteDatabase implements Database {
     private final Path file;
     private final Connection writer;
     private final Connection reader;
-    private final ReentrantLock writeLock = new ReentrantLock();
+    private final GroupCommit writes;
     private final ReentrantLock readLock = new ReentrantLock();
     private final Map<String, PreparedStatement> writeStatements = new HashMap<>();
     private final Map<String, PreparedStatement> readStatements = new HashMap<>();
@@ -34,6 +40,7 @@ final class SqliteDatabase implements Database {
     private final Connection checkpointer;
     private final Thread checkpoints;
     private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicLong restarts = new java.util.concurrent.atomic.AtomicLong();
 
     private SqliteDatabase(Path file, Connection writer, Connection reader, Connection checkpointer)
             throws SQLException {
@@ -43,6 +50,20 @@ final class SqliteDatabase implements Database {
         this.begin = writer.prepareStatement("BEGIN IMMEDIATE");
         this.commit = writer.prepareStatement("COMMIT");
         this.checkpointer = checkpointer;
+        Database.Tx writeTx = new Tx(writer, writeStatements);
+        this.writes = new GroupCommit(
+                "tiergate-sqlite-writer",
+                body -> {
+                    begin.execute();
+                    try {
+                        body.run(writeTx);
+                        commit.execute();
+                    } catch (SQLException | RuntimeException | Error e) {
+                        rollback(writer);
+                        throw e;
+                    }
+                },
+                e -> new LedgerException("SQLite ledger " + file + ": " + e.getMessage(), e));
         // a platform thread: SQLite calls are JNI and would pin a virtual thread's carrier for the whole fsync
         this.checkpoints =
                 Thread.ofPlatform().daemon().name("tiergate-sqlite-checkpoint").unstarted(this::checkpointLoop);
@@ -61,8 +82,19 @@ final class SqliteDatabase implements Database {
                 // no checkpoint inside a commit; the checkpoint thread does them (see the class comment)
                 s.execute("PRAGMA wal_autocheckpoint=0");
             }
-            SqliteDatabase db = new SqliteDatabase(file, writer, connect(file), connect(file));
-            Migrations.apply(db);
+            Connection checkpointer = connect(file);
+            try (Statement s = checkpointer.createStatement()) {
+                // never wait: a RESTART that waited for a reader would hold every writer back meanwhile; one that
+                // cannot restart now checkpoints what it can (as PASSIVE does) and the next round tries again
+                s.execute("PRAGMA busy_timeout=0");
+            }
+            SqliteDatabase db = new SqliteDatabase(file, writer, connect(file), checkpointer);
+            try {
+                Migrations.apply(db);
+            } catch (RuntimeException e) {
+                db.close();
+                throw e;
+            }
             db.checkpoints.start();
             return db;
         } catch (SQLException | java.io.IOException e) {
@@ -71,7 +103,10 @@ final class SqliteDatabase implements Database {
     }
 
     private static Connection connect(Path file) throws SQLException {
-        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+        java.util.Properties options = new java.util.Properties();
+        // the driver otherwise queries last_insert_rowid() after every INSERT, for getGeneratedKeys() we never call
+        options.setProperty("jdbc.get_generated_keys", "false");
+        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath(), options);
         try (Statement s = c.createStatement()) {
             // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last ones
             s.execute("PRAGMA synchronous=NORMAL");
@@ -85,15 +120,21 @@ final class SqliteDatabase implements Database {
         return Dialect.SQLITE;
     }
 
-    private static final long CHECKPOINT_INTERVAL_MS = 100;
+    private static final long CHECKPOINT_INTERVAL_MS = 250;
 
     private void checkpointLoop() {
         while (!closed) {
             try {
                 Thread.sleep(CHECKPOINT_INTERVAL_MS);
                 try (Statement s = checkpointer.createStatement()) {
-                    // PASSIVE never waits for (or blocks) the writer; what it cannot copy now it copies next time
+                    // PASSIVE never waits for (or blocks) the writer: it does the bulk of the copying and the fsync
                     s.execute("PRAGMA wal_checkpoint(PASSIVE)");
+                    // RESTART then holds the writer back only while it copies the few frames committed since
+                    try (ResultSet rs = s.executeQuery("PRAGMA wal_checkpoint(RESTART)")) {
+                        if (rs.next() && rs.getInt(1) == 0) {
+                            restarts.incrementAndGet();
+                        }
+                    }
                 }
             } catch (InterruptedException e) {
                 return;
@@ -107,24 +148,14 @@ final class SqliteDatabase implements Database {
         }
     }
 
+    /** Checkpoint rounds after which the WAL started over from its beginning. */
+    long walRestarts() {
+        return restarts.get();
+    }
+
     @Override
     public <T> T write(Work<T> work) {
-        writeLock.lock();
-        try {
-            begin.execute();
-            try {
-                T result = work.run(new Tx(writer, writeStatements));
-                commit.execute();
-                return result;
-            } catch (SQLException | RuntimeException e) {
-                rollback(writer);
-                throw e;
-            }
-        } catch (SQLException e) {
-            throw new LedgerException("SQLite ledger " + file + ": " + e.getMessage(), e);
-        } finally {
-            writeLock.unlock();
-        }
+        return writes.write(work);
     }
 
     private static void rollback(Connection c) {
@@ -149,6 +180,7 @@ final class SqliteDatabase implements Database {
 
     @Override
     public void close() {
+        writes.close(); // runs every write already queued, then stops the writer
         closed = true;
         checkpoints.interrupt();
         try {
@@ -156,7 +188,6 @@ final class SqliteDatabase implements Database {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        writeLock.lock();
         readLock.lock();
         try {
             begin.close();
@@ -174,7 +205,6 @@ final class SqliteDatabase implements Database {
             throw new LedgerException("cannot close SQLite ledger " + file + ": " + e.getMessage(), e);
         } finally {
             readLock.unlock();
-            writeLock.unlock();
         }
     }
 }

@@ -1,0 +1,4 @@
+-- SQLite only: there V3 turns the per-call budget tables into WITHOUT ROWID tables and drops the reservation lease
+-- index to write fewer pages per commit. PostgreSQL tables are heaps with separate indexes either way, and the
+-- lease index serves instances recovering each other's reservations. Kept so both dialects share one version
+-- number.

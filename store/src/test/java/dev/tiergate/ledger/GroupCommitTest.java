@@ -1,0 +1,219 @@
+package dev.tiergate.ledger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Group commit on a real SQLite file: batching, isolation of a failing work, and close. */
+class GroupCommitTest {
+    @TempDir
+    Path dir;
+
+    private Connection connection;
+    private GroupCommit commits;
+
+    @BeforeEach
+    void open() throws SQLException {
+        connection = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("g.db"));
+        try (Statement s = connection.createStatement()) {
+            s.execute("PRAGMA journal_mode=WAL");
+            s.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)");
+            s.execute("INSERT INTO counter VALUES (1, 0)");
+            s.execute("CREATE TABLE item (name TEXT PRIMARY KEY)");
+        }
+        Database.Tx tx = new Database.Tx(connection, new HashMap<>());
+        commits = new GroupCommit(
+                "test-writer",
+                body -> {
+                    connection.setAutoCommit(false);
+                    try {
+                        body.run(tx);
+                        connection.commit();
+                    } catch (SQLException | RuntimeException | Error e) {
+                        connection.rollback();
+                        throw e;
+                    } finally {
+                        connection.setAutoCommit(true);
+                    }
+                },
+                e -> new LedgerException("test db: " + e.getMessage(), e));
+    }
+
+    @AfterEach
+    void close() throws SQLException {
+        commits.close();
+        connection.close();
+    }
+
+    /** Reads the counter and stores it plus one; returns what it read. */
+    private static long increment(Database.Tx tx) throws SQLException {
+        long n;
+        try (ResultSet rs = tx.prepare("SELECT n FROM counter WHERE id = 1").executeQuery()) {
+            rs.next();
+            n = rs.getLong(1);
+        }
+        PreparedStatement up = tx.prepare("UPDATE counter SET n = ? WHERE id = 1");
+        up.setLong(1, n + 1);
+        up.executeUpdate();
+        return n;
+    }
+
+    private long counter() throws SQLException {
+        try (Statement s = connection.createStatement();
+                ResultSet rs = s.executeQuery("SELECT n FROM counter WHERE id = 1")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    @Test
+    void callersWaitingTogetherShareOneCommitAndSeeEachOthersWrites() throws Exception {
+        CountDownLatch writerBusy = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            // hold the writer inside a transaction so that the next 50 callers queue up behind it
+            Future<Long> first = pool.submit(() -> commits.write(tx -> {
+                writerBusy.countDown();
+                awaitUninterruptibly(release);
+                return increment(tx);
+            }));
+            assertThat(writerBusy.await(10, TimeUnit.SECONDS)).isTrue();
+            List<Future<Long>> rest = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                rest.add(pool.submit(() -> commits.write(GroupCommitTest::increment)));
+            }
+            while (queued() < 50) {
+                Thread.sleep(1);
+            }
+            release.countDown();
+            List<Long> seen = new ArrayList<>(List.of(first.get()));
+            for (Future<Long> f : rest) {
+                seen.add(f.get());
+            }
+            // read-modify-write by 51 callers, none lost: each saw a distinct value, in some order
+            assertThat(seen).containsExactlyInAnyOrderElementsOf(range(51));
+        }
+        assertThat(counter()).isEqualTo(51);
+        assertThat(commits.works()).isEqualTo(51);
+        // the first alone, the 50 queued behind it in one transaction
+        assertThat(commits.batches()).isEqualTo(2);
+    }
+
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private int queued() throws Exception {
+        var field = GroupCommit.class.getDeclaredField("queue");
+        field.setAccessible(true);
+        return ((java.util.Collection<?>) field.get(commits)).size();
+    }
+
+    private static List<Long> range(int n) {
+        List<Long> out = new ArrayList<>();
+        for (long i = 0; i < n; i++) {
+            out.add(i);
+        }
+        return out;
+    }
+
+    @Test
+    void aFailingWorkFailsAloneAndTheRestOfItsBatchCommits() throws Exception {
+        CountDownLatch writerBusy = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<Integer> blocker = pool.submit(() -> commits.write(tx -> {
+                writerBusy.countDown();
+                awaitUninterruptibly(release);
+                return insert(tx, "a");
+            }));
+            assertThat(writerBusy.await(10, TimeUnit.SECONDS)).isTrue();
+            Future<Integer> b = pool.submit(() -> commits.write(tx -> insert(tx, "b")));
+            Future<Integer> duplicate = pool.submit(() -> commits.write(tx -> insert(tx, "b")));
+            Future<Integer> thrower = pool.submit(() -> commits.write(tx -> {
+                insert(tx, "never");
+                throw new IllegalArgumentException("bad call");
+            }));
+            Future<Integer> c = pool.submit(() -> commits.write(tx -> insert(tx, "c")));
+            while (queued() < 4) {
+                Thread.sleep(1);
+            }
+            release.countDown();
+            assertThat(blocker.get()).isEqualTo(1);
+            assertThat(b.get()).isEqualTo(1);
+            assertThat(c.get()).isEqualTo(1);
+            assertThatThrownBy(duplicate::get)
+                    .hasCauseInstanceOf(LedgerException.class)
+                    .hasMessageContaining("test db: ")
+                    .hasMessageContaining("UNIQUE");
+            assertThatThrownBy(thrower::get)
+                    .hasCauseInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("bad call");
+        }
+        List<String> names = new ArrayList<>();
+        try (Statement s = connection.createStatement();
+                ResultSet rs = s.executeQuery("SELECT name FROM item ORDER BY name")) {
+            while (rs.next()) {
+                names.add(rs.getString(1));
+            }
+        }
+        // the thrower's insert was rolled back with it; the duplicate's batch-mates committed without it
+        assertThat(names).containsExactly("a", "b", "c");
+    }
+
+    private static int insert(Database.Tx tx, String name) throws SQLException {
+        PreparedStatement ps = tx.prepare("INSERT INTO item (name) VALUES (?)");
+        ps.setString(1, name);
+        return ps.executeUpdate();
+    }
+
+    @Test
+    void closeRunsWhatIsQueuedThenRefusesNewWrites() throws Exception {
+        CountDownLatch writerBusy = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<Long> first = pool.submit(() -> commits.write(tx -> {
+                writerBusy.countDown();
+                awaitUninterruptibly(release);
+                return increment(tx);
+            }));
+            assertThat(writerBusy.await(10, TimeUnit.SECONDS)).isTrue();
+            Future<Long> queuedWrite = pool.submit(() -> commits.write(GroupCommitTest::increment));
+            while (queued() < 1) {
+                Thread.sleep(1);
+            }
+            Future<?> closing = pool.submit(commits::close);
+            release.countDown();
+            closing.get(10, TimeUnit.SECONDS);
+            assertThat(first.get()).isEqualTo(0);
+            assertThat(queuedWrite.get()).isEqualTo(1);
+        }
+        assertThat(counter()).isEqualTo(2);
+        assertThatThrownBy(() -> commits.write(GroupCommitTest::increment))
+                .isInstanceOf(LedgerException.class)
+                .hasMessage("the ledger is closed");
+    }
+}
