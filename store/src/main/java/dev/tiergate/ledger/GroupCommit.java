@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -34,6 +35,9 @@ final class GroupCommit implements AutoCloseable {
     /** A batch is at most this many works, so one commit never carries an unbounded amount of work. */
     static final int MAX_BATCH = 256;
 
+    /** How many more times a work run alone is retried after an error {@code retryable} accepts (a deadlock). */
+    static final int RETRIES = 5;
+
     /** Runs {@code body} in one transaction on the writer's connection: begin, body, commit; rollback on failure. */
     @FunctionalInterface
     interface Transactor {
@@ -48,6 +52,7 @@ final class GroupCommit implements AutoCloseable {
 
     private final Transactor transactor;
     private final Function<SQLException, LedgerException> wrap;
+    private final Predicate<SQLException> retryable;
     private final LinkedBlockingQueue<Pending<?>> queue = new LinkedBlockingQueue<>();
     private final ReentrantLock admission = new ReentrantLock();
     private final Thread writer;
@@ -58,10 +63,16 @@ final class GroupCommit implements AutoCloseable {
     /**
      * @param transactor how to run one transaction on the writer's connection
      * @param wrap how a database error becomes the caller's exception (naming the database)
+     * @param retryable errors after which running the same work again can succeed (deadlock, serialisation)
      */
-    GroupCommit(String name, Transactor transactor, Function<SQLException, LedgerException> wrap) {
+    GroupCommit(
+            String name,
+            Transactor transactor,
+            Function<SQLException, LedgerException> wrap,
+            Predicate<SQLException> retryable) {
         this.transactor = transactor;
         this.wrap = wrap;
+        this.retryable = retryable;
         this.writer = Thread.ofPlatform().daemon().name(name).unstarted(this::loop);
         writer.start();
     }
@@ -139,15 +150,27 @@ final class GroupCommit implements AutoCloseable {
             }
         }
         for (Pending<?> p : batch) {
+            runAlone(p);
+        }
+    }
+
+    private void runAlone(Pending<?> p) {
+        for (int attempt = 0; ; attempt++) {
             try {
                 transactor.inTransaction(p::runIn);
                 batches++;
                 works++;
                 p.succeed();
+                return;
             } catch (SQLException e) {
+                if (attempt < RETRIES && retryable.test(e)) {
+                    continue;
+                }
                 p.fail(wrap.apply(e));
+                return;
             } catch (RuntimeException | Error e) {
                 p.fail(e);
+                return;
             }
         }
     }

@@ -30,19 +30,20 @@ final class JdbcLedger implements Ledger {
     /** Error type of the ledger row of a call recovered after its lease expired. */
     static final String LEASE_EXPIRED = "lease_expired";
 
-    // Creates the window on first use and, in the same statement, locks its row and reads it. A config limit
-    // replaces the stored one unless either side is a run cap fixed by the run's first call.
-    private static final String UPSERT_WINDOW = """
+    // Creates a call's windows on first use and, in the same statement, locks their rows (in VALUES order, which is
+    // AppliedBudget.ORDER) and reads them. A config limit replaces the stored one unless either side is a run cap
+    // fixed by the run's first call. One statement for all windows: on PostgreSQL each statement is a round trip.
+    private static final String UPSERT_WINDOWS = """
             INSERT INTO budget_window (budget, subject, window_start, window_end, window_kind, limit_nanos, hard,
                                        limit_fixed, spent_nanos, reserved_nanos)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)
+            VALUES %s
             ON CONFLICT (budget, subject, window_start) DO UPDATE SET
               limit_nanos = CASE WHEN budget_window.limit_fixed = 1 OR excluded.limit_fixed = 1
                                  THEN budget_window.limit_nanos ELSE excluded.limit_nanos END,
               hard = excluded.hard
-            RETURNING limit_nanos, spent_nanos, reserved_nanos""";
-    // One statement for all of a call's windows: the upserts above already hold their row locks (PostgreSQL),
-    // so this touches no row it has not locked in order. Statement count is what a SQLite write costs.
+            RETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos""";
+    private static final String UPSERT_WINDOW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, 0)";
+    // The upsert above already holds the windows' row locks (PostgreSQL), so this touches no row it has not locked.
     private static final String ADD_RESERVED = "UPDATE budget_window SET reserved_nanos = reserved_nanos + ?"
             + " WHERE (budget, subject, window_start) IN (VALUES %s)";
     private static final String CHARGE = """
@@ -71,6 +72,33 @@ final class JdbcLedger implements Ledger {
                                 web_search_requests, cost_nanos, latency_ms, ttft_ms, stop_reason, max_tokens, hit_cap,
                                 status, error_type)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
+    // PostgreSQL: the three writes of an admitted reservation in one statement (one round trip).
+    private static final String PG_ADMIT = "WITH added AS (" + ADD_RESERVED + " RETURNING 1), windows AS ("
+            + INSERT_RESERVATION_BUDGET + " RETURNING 1) " + INSERT_RESERVATION;
+    // PostgreSQL: the whole of a settlement in one statement (one round trip): take the reservation and its windows,
+    // charge the windows, write the ledger row; returns the reservation, and each charged window's state (if any).
+    // The windows' row locks are taken in whatever order the join visits them; a deadlock with another instance is
+    // detected by PostgreSQL and the transaction retried (GroupCommit).
+    private static final String PG_SETTLE = """
+            WITH r AS (DELETE FROM reservation WHERE id = ? RETURNING %1$s),
+                 w AS (DELETE FROM reservation_budget WHERE reservation_id = ? RETURNING budget, subject, window_start),
+                 c AS (UPDATE budget_window b SET reserved_nanos = b.reserved_nanos - r.amount_nanos,
+                                                  spent_nanos = b.spent_nanos + ?
+                       FROM r, w
+                       WHERE b.budget = w.budget AND b.subject = w.subject AND b.window_start = w.window_start
+                       RETURNING b.budget, b.subject, b.window_start, b.limit_nanos, b.spent_nanos, b.hard),
+                 l AS (INSERT INTO ledger (request_id, reservation_id, started_at, recorded_at, key_name, team,
+                                           task_type, tier, requested_model, routed_model, served_model, run_id,
+                                           agent_id, input_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+                                           cache_read_tokens, output_tokens, web_search_requests, cost_nanos,
+                                           latency_ms, ttft_ms, stop_reason, max_tokens, hit_cap, status, error_type)
+                       SELECT r.request_id, ?, r.started_at, ?, r.key_name, r.team, r.task_type, r.tier,
+                              r.requested_model, r.routed_model, ?, r.run_id, r.agent_id, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                              ?, r.max_tokens, ?, ?, ?
+                       FROM r)
+            SELECT r.*, (SELECT COUNT(*) FROM w), c.budget, c.subject, c.window_start, c.limit_nanos, c.spent_nanos,
+                   c.hard
+            FROM r LEFT JOIN c ON TRUE""".formatted(RESERVATION_COLUMNS);
     private static final String LEDGER_COLUMNS = "seq, request_id, reservation_id, started_at, recorded_at, key_name,"
             + " team, task_type, tier, requested_model, routed_model, served_model, run_id, agent_id, input_tokens,"
             + " cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens, web_search_requests,"
@@ -114,28 +142,13 @@ final class JdbcLedger implements Ledger {
                         "budget window listed twice: " + ordered.get(i).describe());
             }
         }
+        String id = UUID.randomUUID().toString();
         return db.write(tx -> {
-            for (AppliedBudget b : ordered) {
-                PreparedStatement ps = tx.prepare(UPSERT_WINDOW);
-                ps.setString(1, b.budget());
-                ps.setString(2, b.subject());
-                ps.setLong(3, b.windowStart().toEpochMilli());
-                ps.setLong(4, b.windowEnd().toEpochMilli());
-                ps.setString(5, b.window().configName());
-                ps.setLong(6, b.limit().nanos());
-                ps.setInt(7, b.hard() ? 1 : 0);
-                ps.setInt(8, b.limitSetOnFirstUse() ? 1 : 0);
-                Money limit;
-                Money spent;
-                Money reserved;
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    limit = Money.ofNanos(rs.getLong(1));
-                    spent = Money.ofNanos(rs.getLong(2));
-                    reserved = Money.ofNanos(rs.getLong(3));
-                }
-                if (b.hard() && spent.plus(reserved).plus(worstCase).isGreaterThan(limit)) {
-                    // The windows created or re-limited so far are kept: they reflect the config, not this call.
+            int n = ordered.size();
+            if (n > 0) {
+                Admission.Denied denied = lockWindows(tx, ordered, worstCase);
+                if (denied != null) {
+                    // The windows created or re-limited are kept: they reflect the config, not this call.
                     insertLedgerRow(
                             tx,
                             call,
@@ -149,45 +162,139 @@ final class JdbcLedger implements Ledger {
                                     "",
                                     BUDGET_EXHAUSTED),
                             "");
-                    return new Admission.Denied(b, limit, spent, reserved, worstCase);
+                    return denied;
                 }
             }
-            String id = UUID.randomUUID().toString();
-            if (!ordered.isEmpty()) {
-                int n = ordered.size();
-                PreparedStatement add = tx.prepare(ADD_RESERVED.formatted(repeat("(?, ?, ?)", n)));
-                PreparedStatement rb = tx.prepare(INSERT_RESERVATION_BUDGET.formatted(repeat("(?, ?, ?, ?)", n)));
-                add.setLong(1, worstCase.nanos());
-                for (int i = 0; i < n; i++) {
-                    AppliedBudget b = ordered.get(i);
-                    long start = b.windowStart().toEpochMilli();
-                    setWindowKey(add, 2 + 3 * i, b.budget(), b.subject(), start);
-                    rb.setString(1 + 4 * i, id);
-                    setWindowKey(rb, 2 + 4 * i, b.budget(), b.subject(), start);
+            if (db.dialect() == Dialect.POSTGRESQL && n > 0) {
+                // one round trip for the three writes
+                PreparedStatement ps = tx.prepare(SQL.of(PG_ADMIT, n, "(?, ?, ?)", "(?, ?, ?, ?)"));
+                int next = bindAddReserved(ps, 1, worstCase, ordered);
+                next = bindReservationWindows(ps, next, id, ordered);
+                bindReservation(ps, next, id, call, worstCase, leaseExpiry);
+                ps.executeUpdate();
+            } else {
+                if (n > 0) {
+                    PreparedStatement add = tx.prepare(SQL.of(ADD_RESERVED, n, "(?, ?, ?)"));
+                    bindAddReserved(add, 1, worstCase, ordered);
+                    add.executeUpdate();
+                    PreparedStatement rb = tx.prepare(SQL.of(INSERT_RESERVATION_BUDGET, n, "(?, ?, ?, ?)"));
+                    bindReservationWindows(rb, 1, id, ordered);
+                    rb.executeUpdate();
                 }
-                add.executeUpdate();
-                rb.executeUpdate();
+                PreparedStatement ps = tx.prepare(INSERT_RESERVATION);
+                bindReservation(ps, 1, id, call, worstCase, leaseExpiry);
+                ps.executeUpdate();
             }
-            PreparedStatement ps = tx.prepare(INSERT_RESERVATION);
-            ps.setString(1, id);
-            ps.setString(2, call.requestId());
-            ps.setString(3, instanceId);
-            ps.setLong(4, worstCase.nanos());
-            ps.setLong(5, clock.millis());
-            ps.setLong(6, leaseExpiry.toEpochMilli());
-            ps.setLong(7, call.startedAt().toEpochMilli());
-            ps.setString(8, call.keyName());
-            ps.setString(9, call.team());
-            ps.setString(10, call.taskType());
-            ps.setString(11, call.tier());
-            ps.setString(12, call.requestedModel());
-            ps.setString(13, call.routedModel());
-            ps.setString(14, call.runId());
-            ps.setString(15, call.agentId());
-            ps.setLong(16, call.maxTokens());
-            ps.executeUpdate();
             return new Admission.Admitted(new ReservationId(id));
         });
+    }
+
+    /** Binds {@link #ADD_RESERVED}'s parameters from {@code from}; returns the next parameter index. */
+    private static int bindAddReserved(PreparedStatement ps, int from, Money worstCase, List<AppliedBudget> ordered)
+            throws SQLException {
+        int next = from;
+        ps.setLong(next++, worstCase.nanos());
+        for (AppliedBudget b : ordered) {
+            setWindowKey(ps, next, b.budget(), b.subject(), b.windowStart().toEpochMilli());
+            next += 3;
+        }
+        return next;
+    }
+
+    /** Binds {@link #INSERT_RESERVATION_BUDGET}'s parameters from {@code from}; returns the next index. */
+    private static int bindReservationWindows(PreparedStatement ps, int from, String id, List<AppliedBudget> ordered)
+            throws SQLException {
+        int next = from;
+        for (AppliedBudget b : ordered) {
+            ps.setString(next, id);
+            setWindowKey(ps, next + 1, b.budget(), b.subject(), b.windowStart().toEpochMilli());
+            next += 4;
+        }
+        return next;
+    }
+
+    /** Binds {@link #INSERT_RESERVATION}'s parameters from {@code from}. */
+    private void bindReservation(
+            PreparedStatement ps, int from, String id, Call call, Money worstCase, Instant leaseExpiry)
+            throws SQLException {
+        int next = from;
+        ps.setString(next++, id);
+        ps.setString(next++, call.requestId());
+        ps.setString(next++, instanceId);
+        ps.setLong(next++, worstCase.nanos());
+        ps.setLong(next++, clock.millis());
+        ps.setLong(next++, leaseExpiry.toEpochMilli());
+        ps.setLong(next++, call.startedAt().toEpochMilli());
+        ps.setString(next++, call.keyName());
+        ps.setString(next++, call.team());
+        ps.setString(next++, call.taskType());
+        ps.setString(next++, call.tier());
+        ps.setString(next++, call.requestedModel());
+        ps.setString(next++, call.routedModel());
+        ps.setString(next++, call.runId());
+        ps.setString(next++, call.agentId());
+        ps.setLong(next, call.maxTokens());
+    }
+
+    /** SQL texts with {@code n} groups of parameters, formatted once per template and {@code n}. */
+    private static final class SQL {
+        private record Key(String template, int n) {}
+
+        private static final java.util.concurrent.ConcurrentHashMap<Key, String> CACHE =
+                new java.util.concurrent.ConcurrentHashMap<>();
+
+        /** {@code template} with its {@code %s} placeholders each replaced by {@code n} copies of a group. */
+        static String of(String template, int n, String... groups) {
+            return CACHE.computeIfAbsent(new Key(template, n), k -> {
+                Object[] lists = new Object[groups.length];
+                for (int i = 0; i < groups.length; i++) {
+                    lists[i] = repeat(groups[i], n);
+                }
+                return template.formatted(lists);
+            });
+        }
+    }
+
+    /**
+     * Creates (or re-limits) and locks the call's windows with one upsert, then checks every hard one in {@link
+     * AppliedBudget#ORDER}: the first that cannot take {@code worstCase} on top of its spent and reserved denies.
+     */
+    private Admission.@Nullable Denied lockWindows(Database.Tx tx, List<AppliedBudget> ordered, Money worstCase)
+            throws SQLException {
+        PreparedStatement ps = tx.prepare(SQL.of(UPSERT_WINDOWS, ordered.size(), UPSERT_WINDOW_VALUES));
+        int i = 1;
+        for (AppliedBudget b : ordered) {
+            ps.setString(i++, b.budget());
+            ps.setString(i++, b.subject());
+            ps.setLong(i++, b.windowStart().toEpochMilli());
+            ps.setLong(i++, b.windowEnd().toEpochMilli());
+            ps.setString(i++, b.window().configName());
+            ps.setLong(i++, b.limit().nanos());
+            ps.setInt(i++, b.hard() ? 1 : 0);
+            ps.setInt(i++, b.limitSetOnFirstUse() ? 1 : 0);
+        }
+        java.util.Map<WindowKey, long[]> state = new java.util.HashMap<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                state.put(
+                        new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)),
+                        new long[] {rs.getLong(4), rs.getLong(5), rs.getLong(6)});
+            }
+        }
+        for (AppliedBudget b : ordered) {
+            long[] w = state.get(
+                    new WindowKey(b.budget(), b.subject(), b.windowStart().toEpochMilli()));
+            if (w == null) {
+                throw new LedgerException("the upsert of budget window " + b.describe() + " returned no row");
+            }
+            Money limit = Money.ofNanos(w[0]);
+            Money spent = Money.ofNanos(w[1]);
+            Money reserved = Money.ofNanos(w[2]);
+            if (b.hard() && spent.plus(reserved).plus(worstCase).isGreaterThan(limit)) {
+                return new Admission.Denied(b, limit, spent, reserved, worstCase);
+            }
+        }
+        return null;
     }
 
     @Override
@@ -197,6 +304,9 @@ final class JdbcLedger implements Ledger {
                     + outcome.status().wireName() + " (the ledger writes those itself)");
         }
         return db.write(tx -> {
+            if (db.dialect() == Dialect.POSTGRESQL) {
+                return settleInOneStatement(tx, reservation, outcome);
+            }
             Taken taken = take(tx, TAKE_RESERVATION, reservation, null);
             if (taken == null) {
                 return alreadyRecovered(tx, reservation, outcome);
@@ -206,6 +316,70 @@ final class JdbcLedger implements Ledger {
             return new Settlement.Settled(events);
         });
     }
+
+    /** PostgreSQL's settle: {@link #PG_SETTLE}, one round trip, plus one per event raised (rare). */
+    private Settlement settleInOneStatement(Database.Tx tx, ReservationId reservation, Outcome outcome)
+            throws SQLException {
+        PreparedStatement ps = tx.prepare(PG_SETTLE);
+        int i = 1;
+        ps.setString(i++, reservation.value());
+        ps.setString(i++, reservation.value());
+        ps.setLong(i++, outcome.cost().nanos());
+        ps.setString(i++, reservation.value());
+        ps.setLong(i++, clock.millis());
+        ps.setString(i++, outcome.servedModel());
+        Usage u = outcome.usage();
+        ps.setLong(i++, u.inputTokens());
+        ps.setLong(i++, u.cacheWrite5mTokens());
+        ps.setLong(i++, u.cacheWrite1hTokens());
+        ps.setLong(i++, u.cacheReadTokens());
+        ps.setLong(i++, u.outputTokens());
+        ps.setLong(i++, u.webSearchRequests());
+        ps.setLong(i++, outcome.cost().nanos());
+        setMillis(ps, i++, outcome.latencyMs());
+        setMillis(ps, i++, outcome.timeToFirstTokenMs());
+        ps.setString(i++, outcome.stopReason());
+        ps.setInt(i++, outcome.hitCap() ? 1 : 0);
+        ps.setString(i++, outcome.status().wireName());
+        ps.setString(i, outcome.errorType());
+        Taken taken = null;
+        long windows = 0;
+        List<ChargedWindow> charged = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                if (taken == null) {
+                    taken = readTaken(rs);
+                    windows = rs.getLong(13);
+                }
+                String budget = rs.getString(14);
+                if (budget != null) {
+                    charged.add(new ChargedWindow(
+                            new WindowKey(budget, rs.getString(15), rs.getLong(16)),
+                            rs.getLong(17),
+                            rs.getLong(18),
+                            rs.getInt(19) == 1));
+                }
+            }
+        }
+        if (taken == null) {
+            return alreadyRecovered(tx, reservation, outcome);
+        }
+        if (charged.size() != windows) {
+            throw new LedgerException("reservation " + reservation + " held " + windows + " budget windows but only "
+                    + charged.size() + " exist");
+        }
+        charged.sort(Comparator.comparing(ChargedWindow::key, WindowKey.ORDER));
+        List<LedgerEvent> events = new ArrayList<>();
+        for (ChargedWindow c : charged) {
+            softLimitEvent(tx, c.key(), taken, outcome.cost(), c.limit(), c.spentAfter(), c.hard())
+                    .ifPresent(events::add);
+        }
+        costAboveReservationEvent(tx, taken, outcome.cost()).ifPresent(events::add);
+        return new Settlement.Settled(events);
+    }
+
+    /** A window as charged by a settlement: its limit and its spend afterwards. */
+    private record ChargedWindow(WindowKey key, long limit, long spentAfter, boolean hard) {}
 
     @Override
     public Settlement release(ReservationId reservation, Outcome outcome) {
@@ -333,9 +507,13 @@ final class JdbcLedger implements Ledger {
             ps.setLong(2, expiredBefore);
         }
         try (ResultSet rs = ps.executeQuery()) {
-            if (!rs.next()) {
-                return null;
-            }
+            return rs.next() ? readTaken(rs) : null;
+        }
+    }
+
+    /** The reservation in columns 1 to 12 ({@link #RESERVATION_COLUMNS}) of the current row. */
+    private static Taken readTaken(ResultSet rs) throws SQLException {
+        {
             Call call = new Call(
                     rs.getString(1),
                     Instant.ofEpochMilli(rs.getLong(3)),
@@ -389,9 +567,20 @@ final class JdbcLedger implements Ledger {
                 spentAfter = rs.getLong(2);
                 hard = rs.getInt(3) == 1;
             }
+            softLimitEvent(tx, w, taken, cost, limit, spentAfter, hard).ifPresent(events::add);
+        }
+        costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
+        return events;
+    }
+
+    /** The soft-limit event if charging {@code cost} took window {@code w} from below its limit to it or above. */
+    private Optional<LedgerEvent> softLimitEvent(
+            Database.Tx tx, WindowKey w, Taken taken, Money cost, long limit, long spentAfter, boolean hard)
+            throws SQLException {
+        {
             long spentBefore = spentAfter - cost.nanos();
             if (!hard && spentBefore < limit && spentAfter >= limit) {
-                events.add(insertEvent(
+                return Optional.of(insertEvent(
                         tx,
                         LedgerEvent.Kind.SOFT_LIMIT_CROSSED,
                         w.budget(),
@@ -405,8 +594,14 @@ final class JdbcLedger implements Ledger {
                                 + Money.ofNanos(spentAfter).toUsdString()));
             }
         }
+        return Optional.empty();
+    }
+
+    /** The event recording that a call cost more than the worst case reserved for it, if it did. */
+    private Optional<LedgerEvent> costAboveReservationEvent(Database.Tx tx, Taken taken, Money cost)
+            throws SQLException {
         if (cost.isGreaterThan(taken.amount())) {
-            events.add(insertEvent(
+            return Optional.of(insertEvent(
                     tx,
                     LedgerEvent.Kind.COST_ABOVE_RESERVATION,
                     "",
@@ -417,7 +612,7 @@ final class JdbcLedger implements Ledger {
                     "request " + taken.call().requestId() + " cost " + cost + ", above its reserved worst case "
                             + taken.amount()));
         }
-        return events;
+        return Optional.empty();
     }
 
     /** {@code n} copies of {@code group}, comma-separated: the VALUES list of a statement over n windows. */

@@ -63,7 +63,9 @@ final class SqliteDatabase implements Database {
                         throw e;
                     }
                 },
-                e -> new LedgerException("SQLite ledger " + file + ": " + e.getMessage(), e));
+                e -> new LedgerException("SQLite ledger " + file + ": " + e.getMessage(), e),
+                // one writer in this process; another process's lock is waited for by busy_timeout
+                e -> false);
         // a platform thread: SQLite calls are JNI and would pin a virtual thread's carrier for the whole fsync
         this.checkpoints =
                 Thread.ofPlatform().daemon().name("tiergate-sqlite-checkpoint").unstarted(this::checkpointLoop);

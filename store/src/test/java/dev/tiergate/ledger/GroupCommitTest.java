@@ -55,7 +55,8 @@ class GroupCommitTest {
                         connection.setAutoCommit(true);
                     }
                 },
-                e -> new LedgerException("test db: " + e.getMessage(), e));
+                e -> new LedgerException("test db: " + e.getMessage(), e),
+                e -> false);
     }
 
     @AfterEach
@@ -215,5 +216,39 @@ class GroupCommitTest {
         assertThatThrownBy(() -> commits.write(GroupCommitTest::increment))
                 .isInstanceOf(LedgerException.class)
                 .hasMessage("the ledger is closed");
+    }
+
+    @Test
+    void aWorkThatHitsARetryableErrorIsRunAgainAndOthersAreNot() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger deadlocks = new java.util.concurrent.atomic.AtomicInteger(2);
+        java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+        GroupCommit retrying = new GroupCommit(
+                "test-retrying-writer",
+                body -> body.run(new Database.Tx(connection, new HashMap<>())),
+                e -> new LedgerException("test db: " + e.getMessage(), e),
+                e -> "40P01".equals(e.getSQLState()));
+        try {
+            // fails twice as a deadlock victim would, then succeeds
+            String result = retrying.write(tx -> {
+                runs.incrementAndGet();
+                if (deadlocks.getAndDecrement() > 0) {
+                    throw new SQLException("deadlock detected", "40P01");
+                }
+                return "done";
+            });
+            assertThat(result).isEqualTo("done");
+            assertThat(runs).hasValue(3);
+            // any other error is reported at once
+            runs.set(0);
+            assertThatThrownBy(() -> retrying.write(tx -> {
+                        runs.incrementAndGet();
+                        throw new SQLException("disk full", "53100");
+                    }))
+                    .isInstanceOf(LedgerException.class)
+                    .hasMessage("test db: disk full");
+            assertThat(runs).hasValue(1);
+        } finally {
+            retrying.close();
+        }
     }
 }

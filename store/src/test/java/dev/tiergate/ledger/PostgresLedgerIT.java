@@ -2,6 +2,8 @@ package dev.tiergate.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tiergate.budget.ReservationId;
+import dev.tiergate.pricing.Money;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -50,5 +52,34 @@ class PostgresLedgerIT extends LedgerContract {
             rs.next();
             assertThat(rs.getInt(1)).isEqualTo(Migrations.ALL.size());
         }
+    }
+
+    @Test
+    void aWriterConnectionKilledByTheServerIsReplacedAndNoCallIsLost() throws Exception {
+        ReservationId first = admitted(reserve(ledger, TEAM_A, usd("0.10")));
+        try (var c = java.sql.DriverManager.getConnection(settings.jdbcUrl(), settings.user(), settings.password());
+                var s = c.createStatement()) {
+            // every other session of this schema's pools, the writer's kept connection among them
+            s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                    + " AND datname = current_database() AND backend_type = 'client backend'"
+                    + " AND application_name NOT LIKE 'pg_%'");
+        }
+        // the write on the dead connection fails and names the database; the next gets a fresh connection
+        Settlement settled = null;
+        int failed = 0;
+        for (int attempt = 0; attempt < 3 && settled == null; attempt++) {
+            try {
+                settled = ledger.settle(first, ok(usd("0.05")));
+            } catch (LedgerException e) {
+                assertThat(e).hasMessageContaining("PostgreSQL ledger");
+                failed++;
+            }
+        }
+        assertThat(failed).as("writes that found the killed connection").isEqualTo(1);
+        assertThat(settled).isInstanceOf(Settlement.Settled.class);
+        ReservationId second = admitted(reserve(ledger, TEAM_A, usd("0.10")));
+        ledger.settle(second, ok(usd("0.02")));
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.07"));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(Money.ZERO);
     }
 }
