@@ -22,8 +22,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Checkpoints (copying the WAL back into the database file, with an fsync) run on a background platform thread
  * through a third connection, not inside a caller's commit: SQLite's automatic checkpoint would otherwise stall
  * every few hundred calls for as long as the fsync takes. Each round is a PASSIVE checkpoint, which copies
- * without blocking the writer, then a RESTART, which copies only what was committed meanwhile and makes the next
- * commit write the WAL from its start again. PASSIVE alone never let the WAL start over while commits kept
+ * without blocking the writer; once the WAL is longer than {@link #RESTART_AFTER_FRAMES}, a RESTART follows, which
+ * copies only what was committed meanwhile and makes the next commit write the WAL from its start again. PASSIVE alone never let the WAL start over while commits kept
  * coming (measured: 35 MB/s of WAL growth at 1,000 calls/s, without bound), and appending to an ever longer file
  * costs the kernel a fresh zeroed block on every frame.
  */
@@ -123,6 +123,8 @@ final class SqliteDatabase implements Database {
     }
 
     private static final long CHECKPOINT_INTERVAL_MS = 250;
+    /** WAL length (4 KiB frames, about 32 MiB) after which a checkpoint round also starts the WAL over. */
+    static final int RESTART_AFTER_FRAMES = 8192;
 
     private void checkpointLoop() {
         while (!closed) {
@@ -130,11 +132,17 @@ final class SqliteDatabase implements Database {
                 Thread.sleep(CHECKPOINT_INTERVAL_MS);
                 try (Statement s = checkpointer.createStatement()) {
                     // PASSIVE never waits for (or blocks) the writer: it does the bulk of the copying and the fsync
-                    s.execute("PRAGMA wal_checkpoint(PASSIVE)");
-                    // RESTART then holds the writer back only while it copies the few frames committed since
-                    try (ResultSet rs = s.executeQuery("PRAGMA wal_checkpoint(RESTART)")) {
-                        if (rs.next() && rs.getInt(1) == 0) {
-                            restarts.incrementAndGet();
+                    int frames;
+                    try (ResultSet rs = s.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
+                        frames = rs.next() ? rs.getInt(2) : 0;
+                    }
+                    // RESTART holds the writer back while it copies (and fsyncs) what was committed since: worth it
+                    // only once the WAL is long, so that stall comes about once a second at 1,000 calls/s
+                    if (frames >= RESTART_AFTER_FRAMES) {
+                        try (ResultSet rs = s.executeQuery("PRAGMA wal_checkpoint(RESTART)")) {
+                            if (rs.next() && rs.getInt(1) == 0) {
+                                restarts.incrementAndGet();
+                            }
                         }
                     }
                 }

@@ -39,18 +39,15 @@ class SqliteDatabaseTest {
         SqliteDatabase db = SqliteDatabase.open(file);
         try (Ledger ledger = new JdbcLedger(db, "gw-1", new TestClock(T0))) {
             int pairs = 0;
-            while (pairs < 300) {
+            // keep the calls coming until the WAL is long enough to be started over, and the checkpointer (a round
+            // every 250 ms) has done it twice
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            while (db.walRestarts() < 2 && System.nanoTime() < deadline) {
                 pair(ledger, "r-" + pairs++);
             }
-            // keep the calls coming until the checkpointer next starts the WAL over (a round every 250 ms)
-            long seen = db.walRestarts();
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (db.walRestarts() == seen && System.nanoTime() < deadline) {
-                pair(ledger, "r-" + pairs++);
-            }
-            assertThat(db.walRestarts()).as("a WAL restart within a minute").isGreaterThan(seen);
+            assertThat(db.walRestarts()).as("WAL restarts within two minutes").isGreaterThanOrEqualTo(2);
             // every pair commits twice, so at least 2 x pairs frames were appended in all; a WAL that never
-            // starts over still holds every one of them, one that does holds only the last few calls' frames
+            // starts over still holds every one of them, one that does holds only those since the last restart
             assertThat(walFrames(file))
                     .as("frames in the WAL after %d pairs", pairs)
                     .isLessThan(pairs);
