@@ -1,6 +1,7 @@
 package dev.tiergate.gateway;
 
 import dev.tiergate.testing.FakeAnthropic;
+import io.helidon.common.testing.virtualthreads.PinningRecorder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -39,11 +40,18 @@ final class GatewayHarness implements AutoCloseable {
     final List<CallRecord> calls = new CopyOnWriteArrayList<>();
     private boolean stopped;
 
+    /** Pinned parking shorter than this is not reported (JFR's own default for the event is 20 ms). */
+    static final Duration PINNED_AT_MOST = Duration.ofMillis(1);
+
+    private final PinningRecorder pinning = PinningRecorder.create();
+
     GatewayHarness(Path dir) {
         this(dir, "");
     }
 
     GatewayHarness(Path dir, String extraConfig) {
+        // every gateway IT fails if a virtual thread parks while pinned to its carrier for this long or longer
+        pinning.record(PINNED_AT_MOST);
         fake = FakeAnthropic.start();
         try {
             Files.writeString(dir.resolve("policy.yaml"), POLICY);
@@ -94,8 +102,12 @@ final class GatewayHarness implements AutoCloseable {
 
     @Override
     public void close() {
-        stopGateway();
-        fake.close();
+        try {
+            stopGateway();
+            fake.close();
+        } finally {
+            pinning.close(); // throws PinningAssertionError listing each pinned stack, if any
+        }
     }
 
     /** Stops the gateway (and closes its ledger) but keeps the fake upstream running. Idempotent. */
