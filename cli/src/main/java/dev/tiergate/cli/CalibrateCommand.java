@@ -24,6 +24,8 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -118,6 +120,14 @@ final class CalibrateCommand implements Callable<Integer> {
     Path writePolicy;
 
     @Option(
+            names = "--since",
+            paramLabel = "YYYY-MM-DD",
+            description = "With --db or --postgres: only the ledger's evidence recorded on or after this UTC day"
+                    + " (default: all of it), e.g. since the last policy change.")
+    @Nullable
+    String since;
+
+    @Option(
             names = "--format",
             defaultValue = "table",
             description = "Output format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -196,6 +206,18 @@ final class CalibrateCommand implements Callable<Integer> {
             throw new CliException("give --evidence FILE, or --db FILE / --postgres URL to read the gateway ledger's"
                     + " shadow evidence, or both");
         }
+        Instant from = Instant.EPOCH;
+        if (since != null) {
+            if (!fromLedger) {
+                throw new CliException("--since selects the ledger's evidence: give it with --db FILE or"
+                        + " --postgres URL (an --evidence file is always read whole)");
+            }
+            try {
+                from = LocalDate.parse(since).atStartOfDay(ZoneOffset.UTC).toInstant();
+            } catch (DateTimeParseException e) {
+                throw new CliException("--since must be a day YYYY-MM-DD, got '" + since + "'");
+            }
+        }
         List<dev.tiergate.calibration.Outcome> outcomes = new ArrayList<>();
         List<String> sources = new ArrayList<>();
         if (evidenceFile != null) {
@@ -204,10 +226,10 @@ final class CalibrateCommand implements Callable<Integer> {
         }
         if (fromLedger) {
             try (Ledger l = ledger.open(Clock.systemUTC())) {
-                List<dev.tiergate.calibration.Outcome> fromDb = LedgerEvidence.outcomes(l.evidence(Instant.EPOCH));
+                List<dev.tiergate.calibration.Outcome> fromDb = LedgerEvidence.outcomes(l.evidence(from));
                 outcomes.addAll(fromDb);
                 sources.add("ledger " + (ledger.postgresUrl != null ? ledger.postgresUrl : ledger.db.toString()) + " ("
-                        + fromDb.size() + " outcomes)");
+                        + fromDb.size() + " outcomes" + (since == null ? "" : " since " + since) + ")");
             }
         }
         evidence = String.join(" + ", sources);

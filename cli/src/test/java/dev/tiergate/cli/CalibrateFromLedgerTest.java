@@ -110,4 +110,47 @@ class CalibrateFromLedgerTest {
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("--evidence FILE").contains("--db FILE");
     }
+
+    @Test
+    void sinceKeepsOnlyTheLedgersEvidenceFromThatDayOn() throws Exception {
+        List<ShadowEvidence> evidence = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            evidence.add(judged(i, 1)); // 2026-11-29
+        }
+        for (int i = 40; i < 100; i++) {
+            ShadowEvidence e = judged(i, 0);
+            // a day later, and the candidate lost every comparison
+            evidence.add(new ShadowEvidence(
+                    e.requestId(),
+                    e.recordedAt().plusSeconds(86_400),
+                    e.taskType(),
+                    e.source(),
+                    e.served(),
+                    e.candidate(),
+                    e.judgeCost()));
+        }
+        Path db = ledgerWith(evidence);
+
+        CliTest.Run all = CliTest.run("calibrate", "--db", db.toString(), "--current", SERVED, "--format", "json");
+        assertThat(all.exit()).as(all.err()).isZero();
+        assertThat(new ObjectMapper().readTree(all.out()).path("evidence").asText())
+                .contains("200 outcomes");
+
+        CliTest.Run later = CliTest.run(
+                "calibrate", "--db", db.toString(), "--since", "2026-11-30", "--current", SERVED, "--format", "json");
+        assertThat(later.exit()).as(later.err()).isZero();
+        assertThat(new ObjectMapper().readTree(later.out()).path("evidence").asText())
+                .contains("120 outcomes since 2026-11-30");
+
+        CliTest.Run bad = CliTest.run("calibrate", "--db", db.toString(), "--since", "30/11/2026", "--current", SERVED);
+        assertThat(bad.exit()).isEqualTo(2);
+        assertThat(bad.err()).contains("--since must be a day YYYY-MM-DD, got '30/11/2026'");
+
+        Path csv = dir.resolve("e.csv");
+        Files.write(csv, List.of("item_id,task_type,model,score,input_tokens,output_tokens,cost_usd"));
+        CliTest.Run noLedger =
+                CliTest.run("calibrate", "--evidence", csv.toString(), "--since", "2026-11-30", "--current", SERVED);
+        assertThat(noLedger.exit()).isEqualTo(2);
+        assertThat(noLedger.err()).contains("--since selects the ledger's evidence");
+    }
 }
