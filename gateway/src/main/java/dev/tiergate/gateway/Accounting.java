@@ -10,6 +10,7 @@ import dev.tiergate.ledger.Call;
 import dev.tiergate.ledger.LeaseKeeper;
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.ledger.LedgerEvent;
+import dev.tiergate.ledger.LedgerException;
 import dev.tiergate.ledger.Outcome;
 import dev.tiergate.ledger.Recovery;
 import dev.tiergate.ledger.Settlement;
@@ -91,20 +92,69 @@ final class Accounting implements AutoCloseable {
 
     /** Settles a call that went upstream at its exact cost and writes its ledger row. */
     void settle(ReservationId reservation, Outcome outcome) {
+        finish(reservation, () -> ledger.settle(reservation, outcome));
+    }
+
+    /** Releases a reservation whose call never reached the upstream (it costs nothing). */
+    void release(ReservationId reservation, Outcome outcome) {
+        finish(reservation, () -> ledger.release(reservation, outcome));
+    }
+
+    /** Waits between attempts to settle after a database error: a blip (failover, a killed connection) passes. */
+    static final List<Duration> SETTLE_RETRY_WAITS =
+            List.of(Duration.ofMillis(50), Duration.ofMillis(250), Duration.ofSeconds(1));
+
+    /**
+     * Runs a settlement, retrying after a database error. Retrying is safe: the reservation is taken in the same
+     * transaction as the charge, so a settlement that did commit before its error finds nothing left to take.
+     * If every attempt fails, the reservation stays open and lease expiry recovers it at its worst case: the
+     * budget is never under-counted, but the call's exact cost is lost from its row (logged here).
+     */
+    private void finish(ReservationId reservation, java.util.function.Supplier<Settlement> settlement) {
         try {
-            log(ledger.settle(reservation, outcome));
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    log(settlement.get());
+                    return;
+                } catch (LedgerException e) {
+                    if (attempt == SETTLE_RETRY_WAITS.size()) {
+                        LOG.log(
+                                System.Logger.Level.ERROR,
+                                "cannot settle " + reservation + " after " + (attempt + 1) + " attempts; its worst case"
+                                        + " will be charged when its lease expires",
+                                e);
+                        throw e;
+                    }
+                    LOG.log(System.Logger.Level.WARNING, "settling " + reservation + " failed, retrying: {0}", e);
+                    LockSupport.parkNanos(SETTLE_RETRY_WAITS.get(attempt).toNanos());
+                }
+            }
         } finally {
             keeper.untrack(reservation);
         }
     }
 
-    /** Releases a reservation whose call never reached the upstream (it costs nothing). */
-    void release(ReservationId reservation, Outcome outcome) {
-        try {
-            log(ledger.release(reservation, outcome));
-        } finally {
-            keeper.untrack(reservation);
+    /**
+     * Waits until no admitted call is in flight, or {@code limit} has passed, so that a stopping gateway settles
+     * what it started instead of leaving reservations to lease recovery.
+     *
+     * @return how many calls were still in flight when it gave up (0 if none)
+     */
+    int awaitIdle(Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (keeper.inFlight() > 0 && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(Duration.ofMillis(10).toNanos());
         }
+        int left = keeper.inFlight();
+        if (left > 0) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "{0} call(s) still in flight after {1} ms; their reservations will be charged at their worst case"
+                            + " when their leases expire",
+                    left,
+                    limit.toMillis());
+        }
+        return left;
     }
 
     private static void log(Settlement s) {

@@ -5,6 +5,7 @@ import dev.tiergate.simulator.SimulatorProfiles;
 import io.helidon.webserver.WebServer;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
 
 /**
  * The running gateway: a Helidon SE web server on virtual threads with the Messages routes, health and
@@ -37,6 +38,8 @@ public final class Gateway implements AutoCloseable {
                 // Helidon leaves Nagle on by default: every streamed event would wait ~40 ms for an ACK.
                 .connectionOptions(o -> o.tcpNoDelay(true))
                 .shutdownHook(false)
+                // stop() lets requests in flight finish (up to DRAIN) before it closes their connections
+                .shutdownGracePeriod(DRAIN)
                 .routing(r -> r.post("/v1/messages", guarded(handler, config, handler::messages))
                         .post("/v1/messages/count_tokens", guarded(handler, config, handler::countTokens))
                         .get("/admin/budgets", admin::budgets)
@@ -88,9 +91,14 @@ public final class Gateway implements AutoCloseable {
         return accounting.ledger();
     }
 
+    /** How long {@link #close} waits for calls in flight to finish and settle. */
+    static final Duration DRAIN = Duration.ofSeconds(30);
+
+    /** Stops accepting calls, lets the calls in flight finish and settle (up to {@link #DRAIN}), then stops. */
     @Override
     public void close() {
         server.stop();
+        accounting.awaitIdle(DRAIN);
         handler.close();
         accounting.close();
     }
