@@ -328,20 +328,8 @@ final class JdbcLedger implements Ledger {
         ps.setString(i++, reservation.value());
         ps.setLong(i++, clock.millis());
         ps.setString(i++, outcome.servedModel());
-        Usage u = outcome.usage();
-        ps.setLong(i++, u.inputTokens());
-        ps.setLong(i++, u.cacheWrite5mTokens());
-        ps.setLong(i++, u.cacheWrite1hTokens());
-        ps.setLong(i++, u.cacheReadTokens());
-        ps.setLong(i++, u.outputTokens());
-        ps.setLong(i++, u.webSearchRequests());
-        ps.setLong(i++, outcome.cost().nanos());
-        setMillis(ps, i++, outcome.latencyMs());
-        setMillis(ps, i++, outcome.timeToFirstTokenMs());
-        ps.setString(i++, outcome.stopReason());
-        ps.setInt(i++, outcome.hitCap() ? 1 : 0);
-        ps.setString(i++, outcome.status().wireName());
-        ps.setString(i, outcome.errorType());
+        i = bindOutcomeMeasures(ps, i, outcome);
+        bindOutcomeStatus(ps, i, outcome);
         Taken taken = null;
         long windows = 0;
         List<ChargedWindow> charged = new ArrayList<>();
@@ -668,6 +656,18 @@ final class JdbcLedger implements Ledger {
         ps.setString(i++, outcome.servedModel());
         ps.setString(i++, call.runId());
         ps.setString(i++, call.agentId());
+        i = bindOutcomeMeasures(ps, i, outcome);
+        ps.setLong(i++, call.maxTokens());
+        bindOutcomeStatus(ps, i, outcome);
+        ps.executeUpdate();
+    }
+
+    /**
+     * Binds a ledger row's token counts, cost, latency, time to first token and stop reason from {@code from}, in
+     * the ledger's column order; returns the next index. Shared by both ways of writing a row.
+     */
+    private static int bindOutcomeMeasures(PreparedStatement ps, int from, Outcome outcome) throws SQLException {
+        int i = from;
         Usage u = outcome.usage();
         ps.setLong(i++, u.inputTokens());
         ps.setLong(i++, u.cacheWrite5mTokens());
@@ -679,11 +679,14 @@ final class JdbcLedger implements Ledger {
         setMillis(ps, i++, outcome.latencyMs());
         setMillis(ps, i++, outcome.timeToFirstTokenMs());
         ps.setString(i++, outcome.stopReason());
-        ps.setLong(i++, call.maxTokens());
-        ps.setInt(i++, outcome.hitCap() ? 1 : 0);
-        ps.setString(i++, outcome.status().wireName());
-        ps.setString(i, outcome.errorType());
-        ps.executeUpdate();
+        return i;
+    }
+
+    /** Binds a ledger row's last three columns (hit cap, status, error type) from {@code from}. */
+    private static void bindOutcomeStatus(PreparedStatement ps, int from, Outcome outcome) throws SQLException {
+        ps.setInt(from, outcome.hitCap() ? 1 : 0);
+        ps.setString(from + 1, outcome.status().wireName());
+        ps.setString(from + 2, outcome.errorType());
     }
 
     private static void setMillis(PreparedStatement ps, int i, long ms) throws SQLException {

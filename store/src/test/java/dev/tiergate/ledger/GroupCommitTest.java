@@ -88,16 +88,9 @@ class GroupCommitTest {
 
     @Test
     void callersWaitingTogetherShareOneCommitAndSeeEachOthersWrites() throws Exception {
-        CountDownLatch writerBusy = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             // hold the writer inside a transaction so that the next 50 callers queue up behind it
-            Future<Long> first = pool.submit(() -> commits.write(tx -> {
-                writerBusy.countDown();
-                awaitUninterruptibly(release);
-                return increment(tx);
-            }));
-            assertThat(writerBusy.await(10, TimeUnit.SECONDS)).isTrue();
+            Held<Long> first = holdWriter(pool, GroupCommitTest::increment);
             List<Future<Long>> rest = new ArrayList<>();
             for (int i = 0; i < 50; i++) {
                 rest.add(pool.submit(() -> commits.write(GroupCommitTest::increment)));
@@ -105,8 +98,8 @@ class GroupCommitTest {
             while (queued() < 50) {
                 Thread.sleep(1);
             }
-            release.countDown();
-            List<Long> seen = new ArrayList<>(List.of(first.get()));
+            first.release().countDown();
+            List<Long> seen = new ArrayList<>(List.of(first.result().get()));
             for (Future<Long> f : rest) {
                 seen.add(f.get());
             }
@@ -117,6 +110,22 @@ class GroupCommitTest {
         assertThat(commits.works()).isEqualTo(51);
         // the first alone, the 50 queued behind it in one transaction
         assertThat(commits.batches()).isEqualTo(2);
+    }
+
+    /** A write holding the writer thread inside its transaction until {@code release} opens. */
+    private record Held<T>(Future<T> result, CountDownLatch release) {}
+
+    /** Starts a write that waits inside its transaction, so that writes submitted meanwhile queue behind it. */
+    private <T> Held<T> holdWriter(ExecutorService pool, Database.Work<T> then) throws InterruptedException {
+        CountDownLatch busy = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Future<T> result = pool.submit(() -> commits.write(tx -> {
+            busy.countDown();
+            awaitUninterruptibly(release);
+            return then.run(tx);
+        }));
+        assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+        return new Held<>(result, release);
     }
 
     private static void awaitUninterruptibly(CountDownLatch latch) {
@@ -143,15 +152,8 @@ class GroupCommitTest {
 
     @Test
     void aFailingWorkFailsAloneAndTheRestOfItsBatchCommits() throws Exception {
-        CountDownLatch writerBusy = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            Future<Integer> blocker = pool.submit(() -> commits.write(tx -> {
-                writerBusy.countDown();
-                awaitUninterruptibly(release);
-                return insert(tx, "a");
-            }));
-            assertThat(writerBusy.await(10, TimeUnit.SECONDS)).isTrue();
+            Held<Integer> blocker = holdWriter(pool, tx -> insert(tx, "a"));
             Future<Integer> b = pool.submit(() -> commits.write(tx -> insert(tx, "b")));
             Future<Integer> duplicate = pool.submit(() -> commits.write(tx -> insert(tx, "b")));
             Future<Integer> thrower = pool.submit(() -> commits.write(tx -> {
@@ -162,8 +164,8 @@ class GroupCommitTest {
             while (queued() < 4) {
                 Thread.sleep(1);
             }
-            release.countDown();
-            assertThat(blocker.get()).isEqualTo(1);
+            blocker.release().countDown();
+            assertThat(blocker.result().get()).isEqualTo(1);
             assertThat(b.get()).isEqualTo(1);
             assertThat(c.get()).isEqualTo(1);
             assertThatThrownBy(duplicate::get)
@@ -193,23 +195,16 @@ class GroupCommitTest {
 
     @Test
     void closeRunsWhatIsQueuedThenRefusesNewWrites() throws Exception {
-        CountDownLatch writerBusy = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            Future<Long> first = pool.submit(() -> commits.write(tx -> {
-                writerBusy.countDown();
-                awaitUninterruptibly(release);
-                return increment(tx);
-            }));
-            assertThat(writerBusy.await(10, TimeUnit.SECONDS)).isTrue();
+            Held<Long> first = holdWriter(pool, GroupCommitTest::increment);
             Future<Long> queuedWrite = pool.submit(() -> commits.write(GroupCommitTest::increment));
             while (queued() < 1) {
                 Thread.sleep(1);
             }
             Future<?> closing = pool.submit(commits::close);
-            release.countDown();
+            first.release().countDown();
             closing.get(10, TimeUnit.SECONDS);
-            assertThat(first.get()).isEqualTo(0);
+            assertThat(first.result().get()).isEqualTo(0);
             assertThat(queuedWrite.get()).isEqualTo(1);
         }
         assertThat(counter()).isEqualTo(2);
