@@ -1,5 +1,8 @@
 package dev.tiergate.gateway;
 
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -445,7 +448,7 @@ final class MessagesHandler {
         JsonNode usageNode = json.createObjectNode();
         String answer = "";
         try {
-            JsonNode message = json.readTree(body);
+            JsonNode message = sampled ? json.readTree(body) : usageAndStopReason(body);
             answer = sampled ? PairwiseJudge.answerText(message) : "";
             usageNode = message.path("usage");
             usage = Usage.fromJson(usageNode);
@@ -471,6 +474,32 @@ final class MessagesHandler {
         return sampled && errorType.isEmpty()
                 ? Optional.of(job(a, r.model(), headers, answer, usage, cost.total()))
                 : Optional.empty();
+    }
+
+    /**
+     * A Messages response reduced to its {@code usage} and {@code stop_reason}, the rest skipped without building
+     * it (the content can be long). Anything but a JSON object is read whole, as before, for the same errors.
+     */
+    private JsonNode usageAndStopReason(byte[] body) throws IOException {
+        try (JsonParser p = json.getFactory().createParser(body)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return json.readTree(body);
+            }
+            ObjectNode kept = json.createObjectNode();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                p.nextToken();
+                if (name.equals("usage") || name.equals("stop_reason")) {
+                    kept.set(name, json.readTree(p));
+                } else {
+                    p.skipChildren();
+                }
+            }
+            if (p.currentToken() != JsonToken.END_OBJECT) {
+                throw new JsonParseException(p, "unexpected end of the upstream response");
+            }
+            return kept;
+        }
     }
 
     private Shadow.Job job(
