@@ -4,10 +4,11 @@ import io.helidon.common.socket.SocketOptions;
 import io.helidon.http.Header;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
-import io.helidon.webclient.api.HttpClientRequest;
 import io.helidon.webclient.api.HttpClientResponse;
 import io.helidon.webclient.api.Proxy;
 import io.helidon.webclient.api.WebClient;
+import io.helidon.webclient.http1.Http1Client;
+import io.helidon.webclient.http1.Http1ClientRequest;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -65,7 +66,7 @@ final class UpstreamClient implements Upstream {
     /** Whether the calls' sockets have Nagle's algorithm off (always, for the Helidon client). */
     boolean tcpNoDelay() {
         return transport instanceof Helidon h
-                && h.client.prototype().socketOptions().tcpNoDelay();
+                && h.http1.prototype().socketOptions().tcpNoDelay();
     }
 
     /**
@@ -297,7 +298,7 @@ final class UpstreamClient implements Upstream {
         private static final Header ACCEPT_JSON = HeaderValues.createCached("accept", "application/json");
 
         private final GatewayConfig.Upstream config;
-        private final WebClient client;
+        private final Http1Client http1;
         private final Duration readTimeout;
         private final Map<String, URI> uris = new ConcurrentHashMap<>();
         private final Map<String, io.helidon.http.HeaderName> names = new ConcurrentHashMap<>();
@@ -305,7 +306,7 @@ final class UpstreamClient implements Upstream {
 
         Helidon(GatewayConfig.Upstream config) {
             this.config = config;
-            this.client = WebClient.builder()
+            WebClient client = WebClient.builder()
                     // Helidon leaves Nagle on by default: a streamed event would wait ~40 ms for an ACK.
                     .socketOptions(SocketOptions.builder()
                             .tcpNoDelay(true)
@@ -319,6 +320,8 @@ final class UpstreamClient implements Upstream {
                     // One idle connection kept per concurrent call, up to this many; more are opened and closed.
                     .connectionCacheSize(256)
                     .build();
+            // Straight to HTTP/1.1: the WebClient would otherwise discover the protocol on every request.
+            this.http1 = client.client(Http1Client.PROTOCOL);
             // Helidon's read timeout is a socket timeout: it bounds the wait for the headers and also every read
             // of the body. The body has its own idle timeout (StreamWatchdog), so this must not be shorter.
             this.readTimeout = config.firstByteTimeout().compareTo(config.idleTimeout()) >= 0
@@ -341,7 +344,7 @@ final class UpstreamClient implements Upstream {
             URI uri = uris.computeIfAbsent(path, p -> URI.create(config.baseUrl() + p));
             HttpClientResponse response;
             try {
-                HttpClientRequest request = client.post().uri(uri).readTimeout(readTimeout);
+                Http1ClientRequest request = http1.post().uri(uri).readTimeout(readTimeout);
                 headers.forEach(
                         (name, values) -> request.header(names.computeIfAbsent(name, HeaderNames::create), values));
                 request.header(JSON);
