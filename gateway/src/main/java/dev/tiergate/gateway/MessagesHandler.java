@@ -184,7 +184,7 @@ final class MessagesHandler {
         switch (result) {
             case Upstream.Failed f -> sendError(res, f.error());
             case Upstream.Response r -> {
-                byte[] body = readAll(r.body());
+                byte[] body = readAll(r);
                 res.status(r.status() == 401 || r.status() == 403 ? 502 : r.status());
                 routeHeaders(res, a, a.route().model());
                 res.header("content-type", "application/json");
@@ -437,7 +437,7 @@ final class MessagesHandler {
         String errorType = "";
         try (StreamWatchdog watchdog =
                 StreamWatchdog.start(r.body(), config.upstream().idleTimeout(), deadline)) {
-            body = readAll(r.body());
+            body = readAll(r);
             if (!watchdog.firedReason().isEmpty()) {
                 errorType = "timeout_error";
             }
@@ -630,7 +630,7 @@ final class MessagesHandler {
 
     private void relayUpstreamError(ResponseSink res, Admitted a, Upstream.Response r) {
         int status = r.status();
-        byte[] body = readAll(r.body());
+        byte[] body = readAll(r);
         String type = UpstreamClient.errorType(status, new String(body, StandardCharsets.UTF_8));
         if (status == 401 || status == 403) {
             sendError(
@@ -801,9 +801,9 @@ final class MessagesHandler {
         }
     }
 
-    private static byte[] readAll(InputStream in) {
-        try (in) {
-            return in.readAllBytes();
+    private static byte[] readAll(Upstream.Response r) {
+        try (InputStream in = r.body()) {
+            return HttpTransport.readBody(in, r.header("content-length"));
         } catch (IOException e) {
             return new byte[0];
         }
