@@ -53,6 +53,8 @@ public final class ApiKeys {
         }
     }
 
+    private static final MessageDigest SHA_256 = newSha256();
+
     private final List<Key> keys;
 
     public ApiKeys(List<Key> keys) {
@@ -79,8 +81,19 @@ public final class ApiKeys {
 
     /** SHA-256 of a key, as stored in the config. */
     public static byte[] sha256(String key) {
+        MessageDigest digest;
         try {
-            return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+            // A clone of a digest found once: looking the algorithm up in the providers costs more than hashing.
+            digest = (MessageDigest) SHA_256.clone();
+        } catch (CloneNotSupportedException e) {
+            digest = newSha256();
+        }
+        return digest.digest(key.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static MessageDigest newSha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JDK has SHA-256", e);
         }

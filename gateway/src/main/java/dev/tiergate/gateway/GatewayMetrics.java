@@ -5,75 +5,128 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Prometheus metrics for calls, with OpenTelemetry GenAI names where they exist
  * ({@code gen_ai.client.operation.duration}, {@code gen_ai.client.token.usage},
  * {@code gen_ai.server.time_to_first_token}) and {@code tiergate.*} for the rest. Thread-safe.
+ *
+ * <p>Meters are registered once per tag set and kept: building and registering them costs more than recording,
+ * and it was paid on every call. The caches grow exactly as the registry does (one entry per tag set seen).
  */
 final class GatewayMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Map<RequestTags, Counter> requests = new ConcurrentHashMap<>();
+    private final Map<CallTags, CallMeters> calls = new ConcurrentHashMap<>();
+    private final Map<ErrorTags, Counter> errors = new ConcurrentHashMap<>();
+    private final Map<ShadowTags, Counter> shadows = new ConcurrentHashMap<>();
+
+    private record RequestTags(String taskType, String tier, String model, String status) {}
+
+    private record CallTags(String taskType, String tier, String model) {}
+
+    private record ErrorTags(String model, String type) {}
+
+    private record ShadowTags(String taskType, String outcome) {}
+
+    /** The meters one (task type, tier, model) records to. */
+    private record CallMeters(
+            Timer duration,
+            Timer ttft,
+            DistributionSummary input,
+            DistributionSummary output,
+            DistributionSummary cacheRead,
+            DistributionSummary cacheWrite5m,
+            DistributionSummary cacheWrite1h,
+            Counter cost) {}
 
     void record(CallRecord c) {
         String model = c.servedModel().isEmpty() ? "none" : c.servedModel();
         String tier = c.tier().isEmpty() ? "none" : c.tier();
-        Counter.builder("tiergate.requests")
-                .description("Calls by task type, tier, model and status")
-                .tags("task_type", c.taskType(), "tier", tier, "model", model, "status", c.status())
-                .register(registry)
+        requests.computeIfAbsent(new RequestTags(c.taskType(), tier, model, c.status()), this::requestsCounter)
                 .increment();
         if (c.status().equals("denied") && c.servedModel().isEmpty()) {
             return;
         }
-        Timer.builder("gen_ai.client.operation.duration")
-                .description("Call duration, arrival to last byte")
-                .tags("gen_ai.operation.name", "chat", "gen_ai.response.model", model, "task_type", c.taskType())
-                .publishPercentileHistogram()
-                .register(registry)
-                .record(Duration.ofMillis(c.latencyMillis()));
+        CallMeters m = calls.computeIfAbsent(new CallTags(c.taskType(), tier, model), this::callMeters);
+        m.duration().record(c.latencyMillis(), TimeUnit.MILLISECONDS);
         if (c.timeToFirstTokenMillis() >= 0) {
-            Timer.builder("gen_ai.server.time_to_first_token")
-                    .description("Arrival to the first streamed event")
-                    .tags("gen_ai.response.model", model, "task_type", c.taskType())
-                    .publishPercentileHistogram()
-                    .register(registry)
-                    .record(Duration.ofMillis(c.timeToFirstTokenMillis()));
+            m.ttft().record(c.timeToFirstTokenMillis(), TimeUnit.MILLISECONDS);
         }
-        tokens("input", c.usage().inputTokens(), model, c.taskType());
-        tokens("output", c.usage().outputTokens(), model, c.taskType());
-        tokens("cache_read", c.usage().cacheReadTokens(), model, c.taskType());
-        tokens("cache_write_5m", c.usage().cacheWrite5mTokens(), model, c.taskType());
-        tokens("cache_write_1h", c.usage().cacheWrite1hTokens(), model, c.taskType());
+        m.input().record(c.usage().inputTokens());
+        m.output().record(c.usage().outputTokens());
+        m.cacheRead().record(c.usage().cacheReadTokens());
+        m.cacheWrite5m().record(c.usage().cacheWrite5mTokens());
+        m.cacheWrite1h().record(c.usage().cacheWrite1hTokens());
         // Prometheus counters are doubles; the exact nano-USD figure is in the log line and the ledger.
-        Counter.builder("tiergate.cost")
-                .baseUnit("usd")
-                .description("Spend by task type, tier and model (exact per call, summed)")
-                .tags("task_type", c.taskType(), "tier", tier, "model", model)
-                .register(registry)
-                .increment(c.cost().toUsd().doubleValue());
+        m.cost().increment(c.cost().toUsd().doubleValue());
         if (!c.errorType().isEmpty()) {
-            Counter.builder("tiergate.upstream.errors")
-                    .tags("model", model, "type", c.errorType())
-                    .register(registry)
+            errors.computeIfAbsent(new ErrorTags(model, c.errorType()), this::errorsCounter)
                     .increment();
         }
     }
 
-    private void tokens(String type, long count, String model, String taskType) {
-        DistributionSummary.builder("gen_ai.client.token.usage")
+    private Counter requestsCounter(RequestTags t) {
+        return Counter.builder("tiergate.requests")
+                .description("Calls by task type, tier, model and status")
+                .tags("task_type", t.taskType(), "tier", t.tier(), "model", t.model(), "status", t.status())
+                .register(registry);
+    }
+
+    private CallMeters callMeters(CallTags t) {
+        return new CallMeters(
+                Timer.builder("gen_ai.client.operation.duration")
+                        .description("Call duration, arrival to last byte")
+                        .tags(
+                                "gen_ai.operation.name",
+                                "chat",
+                                "gen_ai.response.model",
+                                t.model(),
+                                "task_type",
+                                t.taskType())
+                        .publishPercentileHistogram()
+                        .register(registry),
+                Timer.builder("gen_ai.server.time_to_first_token")
+                        .description("Arrival to the first streamed event")
+                        .tags("gen_ai.response.model", t.model(), "task_type", t.taskType())
+                        .publishPercentileHistogram()
+                        .register(registry),
+                tokens("input", t),
+                tokens("output", t),
+                tokens("cache_read", t),
+                tokens("cache_write_5m", t),
+                tokens("cache_write_1h", t),
+                Counter.builder("tiergate.cost")
+                        .baseUnit("usd")
+                        .description("Spend by task type, tier and model (exact per call, summed)")
+                        .tags("task_type", t.taskType(), "tier", t.tier(), "model", t.model())
+                        .register(registry));
+    }
+
+    private DistributionSummary tokens(String type, CallTags t) {
+        return DistributionSummary.builder("gen_ai.client.token.usage")
                 .baseUnit("tokens")
-                .tags("gen_ai.token.type", type, "gen_ai.response.model", model, "task_type", taskType)
-                .register(registry)
-                .record(count);
+                .tags("gen_ai.token.type", type, "gen_ai.response.model", t.model(), "task_type", t.taskType())
+                .register(registry);
+    }
+
+    private Counter errorsCounter(ErrorTags t) {
+        return Counter.builder("tiergate.upstream.errors")
+                .tags("model", t.model(), "type", t.type())
+                .register(registry);
     }
 
     /** One step of shadow evaluation: sampled, judged, budget_denied, no_candidate, no_verdict, ... */
     void shadow(String taskType, String outcome) {
-        Counter.builder("tiergate.shadow.evaluations")
-                .description("Shadow evaluation outcomes by task type")
-                .tags("task_type", taskType, "outcome", outcome)
-                .register(registry)
+        shadows.computeIfAbsent(
+                        new ShadowTags(taskType, outcome),
+                        t -> Counter.builder("tiergate.shadow.evaluations")
+                                .description("Shadow evaluation outcomes by task type")
+                                .tags("task_type", t.taskType(), "outcome", t.outcome())
+                                .register(registry))
                 .increment();
     }
 

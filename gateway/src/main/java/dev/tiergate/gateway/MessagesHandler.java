@@ -1,5 +1,8 @@
 package dev.tiergate.gateway;
 
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -181,7 +184,7 @@ final class MessagesHandler {
         switch (result) {
             case Upstream.Failed f -> sendError(res, f.error());
             case Upstream.Response r -> {
-                byte[] body = readAll(r.body());
+                byte[] body = readAll(r);
                 res.status(r.status() == 401 || r.status() == 403 ? 502 : r.status());
                 routeHeaders(res, a, a.route().model());
                 res.header("content-type", "application/json");
@@ -434,7 +437,7 @@ final class MessagesHandler {
         String errorType = "";
         try (StreamWatchdog watchdog =
                 StreamWatchdog.start(r.body(), config.upstream().idleTimeout(), deadline)) {
-            body = readAll(r.body());
+            body = readAll(r);
             if (!watchdog.firedReason().isEmpty()) {
                 errorType = "timeout_error";
             }
@@ -445,7 +448,7 @@ final class MessagesHandler {
         JsonNode usageNode = json.createObjectNode();
         String answer = "";
         try {
-            JsonNode message = json.readTree(body);
+            JsonNode message = sampled ? json.readTree(body) : usageAndStopReason(body);
             answer = sampled ? PairwiseJudge.answerText(message) : "";
             usageNode = message.path("usage");
             usage = Usage.fromJson(usageNode);
@@ -471,6 +474,32 @@ final class MessagesHandler {
         return sampled && errorType.isEmpty()
                 ? Optional.of(job(a, r.model(), headers, answer, usage, cost.total()))
                 : Optional.empty();
+    }
+
+    /**
+     * A Messages response reduced to its {@code usage} and {@code stop_reason}, the rest skipped without building
+     * it (the content can be long). Anything but a JSON object is read whole, as before, for the same errors.
+     */
+    private JsonNode usageAndStopReason(byte[] body) throws IOException {
+        try (JsonParser p = json.getFactory().createParser(body)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return json.readTree(body);
+            }
+            ObjectNode kept = json.createObjectNode();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                p.nextToken();
+                if (name.equals("usage") || name.equals("stop_reason")) {
+                    kept.set(name, json.readTree(p));
+                } else {
+                    p.skipChildren();
+                }
+            }
+            if (p.currentToken() != JsonToken.END_OBJECT) {
+                throw new JsonParseException(p, "unexpected end of the upstream response");
+            }
+            return kept;
+        }
     }
 
     private Shadow.Job job(
@@ -601,7 +630,7 @@ final class MessagesHandler {
 
     private void relayUpstreamError(ResponseSink res, Admitted a, Upstream.Response r) {
         int status = r.status();
-        byte[] body = readAll(r.body());
+        byte[] body = readAll(r);
         String type = UpstreamClient.errorType(status, new String(body, StandardCharsets.UTF_8));
         if (status == 401 || status == 403) {
             sendError(
@@ -772,9 +801,9 @@ final class MessagesHandler {
         }
     }
 
-    private static byte[] readAll(InputStream in) {
-        try (in) {
-            return in.readAllBytes();
+    private static byte[] readAll(Upstream.Response r) {
+        try (InputStream in = r.body()) {
+            return HttpTransport.readBody(in, r.header("content-length"));
         } catch (IOException e) {
             return new byte[0];
         }

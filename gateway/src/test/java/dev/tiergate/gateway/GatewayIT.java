@@ -114,6 +114,32 @@ class GatewayIT {
     }
 
     @Test
+    void usageIsReadFromAnywhereInTheResponseAndABrokenResponseIsPassedOnButFlagged() throws Exception {
+        // usage before a long content, stop_reason after it: only those two are read, the rest is skipped.
+        String answer = "{\"usage\":{\"input_tokens\":1000,\"output_tokens\":10},\"id\":\"msg_1\","
+                + "\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\""
+                + "x".repeat(50_000) + "\"}],\"model\":\"claude-haiku-4-5-20251001\",\"stop_reason\":\"max_tokens\"}";
+        h.fake.enqueue(FakeResponse.json(200, answer));
+        HttpResponse<String> ok = http.send(
+                post("/v1/messages", GatewayHarness.KEY, body("task:extraction", 10)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(ok.body()).isEqualTo(answer);
+        CallRecord first = h.awaitCalls(1).get(0);
+        assertThat(first.usage().inputTokens()).isEqualTo(1000);
+        assertThat(first.usage().outputTokens()).isEqualTo(10);
+        assertThat(first.stopReason()).isEqualTo("max_tokens");
+        assertThat(first.errorType()).isEmpty();
+
+        String truncated = answer.substring(0, answer.length() - 40);
+        h.fake.enqueue(FakeResponse.json(200, truncated));
+        HttpResponse<String> broken = http.send(
+                post("/v1/messages", GatewayHarness.KEY, body("task:extraction", 10)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(broken.body()).isEqualTo(truncated);
+        assertThat(h.awaitCalls(2).get(1).errorType()).isEqualTo("invalid_upstream_usage");
+    }
+
+    @Test
     void streamedMessagePassesEventsThroughAndCountsCumulativeUsage() throws Exception {
         h.fake.enqueue(FakeResponse.stream()
                 .messageStart("{\"input_tokens\":2000,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
@@ -417,7 +443,7 @@ class GatewayIT {
         assertThat(res.headers().map().toString())
                 .doesNotContain(GatewayHarness.UPSTREAM_SECRET)
                 .doesNotContain(GatewayHarness.KEY);
-        String logged = CallRecorder.toJson(JSON, h.awaitCalls(1).get(0));
+        String logged = CallRecorder.toJson(h.awaitCalls(1).get(0));
         assertThat(logged).doesNotContain(GatewayHarness.UPSTREAM_SECRET).doesNotContain(GatewayHarness.KEY);
         assertThat(logged).contains("\"key\":\"agents\"");
     }
