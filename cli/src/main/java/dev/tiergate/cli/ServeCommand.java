@@ -67,6 +67,7 @@ final class ServeCommand implements Callable<Integer> {
             err.println("tiergate: SIMULATED upstream: every answer comes from the built-in simulator, not a real"
                     + " model (set ANTHROPIC_API_KEY, or upstream.base_url, for real calls)");
         }
+        CallLog.toJsonLines(System.err);
         Gateway gateway = Gateway.start(cfg, CallRecorder.log(), Clock.systemUTC());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
