@@ -7,7 +7,8 @@ package dev.tiergate.ledger;
  * @param user the database user
  * @param password the password; never logged
  * @param schema the schema holding Tiergate's tables (created if missing)
- * @param maxPoolSize connections per gateway instance
+ * @param maxPoolSize connections per gateway instance for reads (admin queries, status); the ledger writer keeps one
+ *     more of its own
  */
 public record PostgresSettings(String jdbcUrl, String user, String password, String schema, int maxPoolSize) {
     public PostgresSettings {
