@@ -27,8 +27,14 @@ import picocli.CommandLine.Option;
  * simulated label.
  */
 final class ReportInput {
-    /** The simulator's request-id prefix: rows carrying it came from a simulated upstream. */
+    /** The simulator's own request-id prefix: rows carrying it came from a simulated upstream. */
     static final String SIMULATED_REQUEST_ID_PREFIX = "req_sim_";
+
+    /** Whether a ledger row's request id says a simulator answered it (the simulator's or the gateway's mark). */
+    static boolean isSimulated(String requestId) {
+        return requestId.startsWith(SIMULATED_REQUEST_ID_PREFIX)
+                || requestId.startsWith(dev.tiergate.gateway.Gateway.SIMULATED_REQUEST_ID_PREFIX);
+    }
 
     @Mixin
     LedgerOption ledger = new LedgerOption();
@@ -59,7 +65,9 @@ final class ReportInput {
     @Option(
             names = "--simulated",
             description = "Label the output simulated (the ledger was filled through the simulated upstream). Rows"
-                    + " whose request id starts with " + SIMULATED_REQUEST_ID_PREFIX + " set it too.")
+                    + " whose request id starts with " + SIMULATED_REQUEST_ID_PREFIX + " or "
+                    + dev.tiergate.gateway.Gateway.SIMULATED_REQUEST_ID_PREFIX + " (a gateway on the simulated"
+                    + " upstream) set it too.")
     boolean simulated;
 
     /** The calls read, and whether the output must say simulated. */
@@ -84,7 +92,7 @@ final class ReportInput {
                 CallPage page = l.calls(q);
                 for (LedgerRow row : page.rows()) {
                     calls.add(facts(row));
-                    sim |= row.call().requestId().startsWith(SIMULATED_REQUEST_ID_PREFIX);
+                    sim |= isSimulated(row.call().requestId());
                 }
                 if (!page.hasNext()) {
                     break;

@@ -12,6 +12,9 @@ import java.time.Duration;
  * metrics. Start with {@link #start}, stop with {@link #close}.
  */
 public final class Gateway implements AutoCloseable {
+    /** Request ids of calls answered by the built-in simulator start with this (real ones with {@code tgreq_}). */
+    public static final String SIMULATED_REQUEST_ID_PREFIX = "tgreq_sim_";
+
     private final WebServer server;
     private final GatewayConfig config;
     private final Accounting accounting;

@@ -76,6 +76,7 @@ final class MessagesHandler {
     private final Shadow shadow;
     private final InputTokenEstimator estimator = InputTokenEstimator.of(TokenizerFamily.CLASSIC);
     private final ObjectMapper json = new ObjectMapper();
+    private final String requestIdPrefix;
 
     MessagesHandler(
             GatewayConfig config,
@@ -92,6 +93,9 @@ final class MessagesHandler {
         this.metrics = metrics;
         this.clock = clock;
         this.shadow = new Shadow(config, upstream, accounting, metrics, clock);
+        // the id is in the ledger, the log line and the response headers: marking it is how a report (or anyone
+        // reading a row) tells simulated calls from real ones without knowing the gateway's config
+        this.requestIdPrefix = config.upstream().simulated() ? Gateway.SIMULATED_REQUEST_ID_PREFIX : "tgreq_";
     }
 
     /** Lets running shadow evaluations finish; call before the ledger closes. */
@@ -817,9 +821,10 @@ final class MessagesHandler {
         }
     }
 
-    private static String newRequestId() {
+    /** {@code tgreq_} and 24 hex digits; {@code tgreq_sim_...} when the upstream is the simulator. */
+    private String newRequestId() {
         byte[] b = new byte[12];
         ThreadLocalRandom.current().nextBytes(b);
-        return "tgreq_" + HexFormat.of().formatHex(b);
+        return requestIdPrefix + HexFormat.of().formatHex(b);
     }
 }

@@ -111,6 +111,8 @@ class GatewayBudgetIT {
                 // Haiku 4.5: 1,000 x $1 + 200 x $5 = $0.002
                 assertThat(r.outcome().cost().toUsdString()).isEqualTo("0.002000000");
                 assertThat(r.call().runId()).isEqualTo("r1");
+                // a real (here: fake) upstream, not the simulator
+                assertThat(r.call().requestId()).startsWith("tgreq_").doesNotStartWith("tgreq_sim_");
                 assertThat(r.call().routedModel()).isEqualTo("claude-haiku-4-5-20251001");
             });
             BudgetStatus day = h.gateway.ledger().budgetStatus(Instant.now()).stream()

@@ -68,6 +68,9 @@ class TiergateInProcessIT {
             assertThat(r.header("x-tiergate-cost-usd")).contains(expected.toUsdString());
             LedgerRow row = tg.ledger().calls(CallQuery.latest(10)).rows().get(0);
             assertThat(row.call().keyName()).isEqualTo("planner");
+            // answered by the simulator: the request id says so, in the ledger and in the response header
+            assertThat(row.call().requestId()).startsWith(Gateway.SIMULATED_REQUEST_ID_PREFIX);
+            assertThat(r.header("x-tiergate-request-id")).contains(row.call().requestId());
             assertThat(row.outcome().cost()).isEqualTo(expected);
         }
     }
