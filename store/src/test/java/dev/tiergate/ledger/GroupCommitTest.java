@@ -95,9 +95,7 @@ class GroupCommitTest {
             for (int i = 0; i < 50; i++) {
                 rest.add(pool.submit(() -> commits.write(GroupCommitTest::increment)));
             }
-            while (queued() < 50) {
-                Thread.sleep(1);
-            }
+            awaitQueued(50);
             first.release().countDown();
             List<Long> seen = new ArrayList<>(List.of(first.result().get()));
             for (Future<Long> f : rest) {
@@ -136,6 +134,24 @@ class GroupCommitTest {
         }
     }
 
+    /** Submits a write and waits until it is the {@code position}-th one queued behind the held writer. */
+    private <T> Future<T> queue(ExecutorService pool, Database.Work<T> work, int position) throws Exception {
+        Future<T> f = pool.submit(() -> commits.write(work));
+        awaitQueued(position);
+        return f;
+    }
+
+    /** Waits (at most 10 s) until {@code n} writes wait in the writer's queue. */
+    private void awaitQueued(int n) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (queued() < n) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("expected " + n + " queued writes, got " + queued());
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
     private int queued() throws Exception {
         var field = GroupCommit.class.getDeclaredField("queue");
         field.setAccessible(true);
@@ -154,16 +170,17 @@ class GroupCommitTest {
     void aFailingWorkFailsAloneAndTheRestOfItsBatchCommits() throws Exception {
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Held<Integer> blocker = holdWriter(pool, tx -> insert(tx, "a"));
-            Future<Integer> b = pool.submit(() -> commits.write(tx -> insert(tx, "b")));
-            Future<Integer> duplicate = pool.submit(() -> commits.write(tx -> insert(tx, "b")));
-            Future<Integer> thrower = pool.submit(() -> commits.write(tx -> {
-                insert(tx, "never");
-                throw new IllegalArgumentException("bad call");
-            }));
-            Future<Integer> c = pool.submit(() -> commits.write(tx -> insert(tx, "c")));
-            while (queued() < 4) {
-                Thread.sleep(1);
-            }
+            // queued one at a time, so that the batch's order (and so which "b" comes first) is known
+            Future<Integer> b = queue(pool, tx -> insert(tx, "b"), 1);
+            Future<Integer> duplicate = queue(pool, tx -> insert(tx, "b"), 2);
+            Future<Integer> thrower = queue(
+                    pool,
+                    tx -> {
+                        insert(tx, "never");
+                        throw new IllegalArgumentException("bad call");
+                    },
+                    3);
+            Future<Integer> c = queue(pool, tx -> insert(tx, "c"), 4);
             blocker.release().countDown();
             assertThat(blocker.result().get()).isEqualTo(1);
             assertThat(b.get()).isEqualTo(1);
@@ -198,9 +215,7 @@ class GroupCommitTest {
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Held<Long> first = holdWriter(pool, GroupCommitTest::increment);
             Future<Long> queuedWrite = pool.submit(() -> commits.write(GroupCommitTest::increment));
-            while (queued() < 1) {
-                Thread.sleep(1);
-            }
+            awaitQueued(1);
             Future<?> closing = pool.submit(commits::close);
             first.release().countDown();
             closing.get(10, TimeUnit.SECONDS);
