@@ -247,43 +247,30 @@ class ReportCommandsTest {
 
     @Test
     void requestIdsOfTheSimulatorLabelTheReportSimulated() throws IOException {
-        Path simDb = dir.resolve("sim.db");
-        try (Ledger l = Ledger.sqlite(simDb, "gw", Clock.systemUTC())) {
-            settle(
-                    l,
-                    BudgetLoader.parse("b.yaml", "budgets: []\n"),
-                    "req_sim_1",
-                    "2026-03-01T10:00:00Z",
-                    "x",
-                    "small",
-                    HAIKU,
-                    10,
-                    Usage.of(1, 1),
-                    6_000,
-                    "end_turn");
+        // the simulator's own ids, and those of a gateway in front of the simulated upstream
+        for (String requestId :
+                List.of("req_sim_1", dev.tiergate.gateway.Gateway.SIMULATED_REQUEST_ID_PREFIX + "0a1b")) {
+            Path simDb = dir.resolve(requestId + ".db");
+            try (Ledger l = Ledger.sqlite(simDb, "gw", Clock.systemUTC())) {
+                settle(
+                        l,
+                        BudgetLoader.parse("b.yaml", "budgets: []\n"),
+                        requestId,
+                        "2026-03-01T10:00:00Z",
+                        "x",
+                        "small",
+                        HAIKU,
+                        10,
+                        Usage.of(1, 1),
+                        6_000,
+                        "end_turn");
+            }
+            CliTest.Run r = CliTest.run("report", "--db", simDb.toString(), "--format", "csv");
+            assertThat(r.out().lines().skip(1))
+                    .as(requestId)
+                    .isNotEmpty()
+                    .allSatisfy(l -> assertThat(l).startsWith("simulated,"));
         }
-        CliTest.Run r = CliTest.run("report", "--db", simDb.toString(), "--format", "csv");
-        assertThat(r.out().lines().skip(1)).allSatisfy(l -> assertThat(l).startsWith("simulated,"));
-        // a gateway in front of the simulated upstream marks its own request ids
-        Path gatewaySimDb = dir.resolve("gateway-sim.db");
-        try (Ledger l = Ledger.sqlite(gatewaySimDb, "gw", Clock.systemUTC())) {
-            settle(
-                    l,
-                    BudgetLoader.parse("b.yaml", "budgets: []\n"),
-                    dev.tiergate.gateway.Gateway.SIMULATED_REQUEST_ID_PREFIX + "0a1b",
-                    "2026-03-01T10:00:00Z",
-                    "x",
-                    "small",
-                    HAIKU,
-                    10,
-                    Usage.of(1, 1),
-                    6_000,
-                    "end_turn");
-        }
-        CliTest.Run g = CliTest.run("report", "--db", gatewaySimDb.toString(), "--format", "csv");
-        assertThat(g.out().lines().skip(1))
-                .isNotEmpty()
-                .allSatisfy(l -> assertThat(l).startsWith("simulated,"));
     }
 
     @Test
