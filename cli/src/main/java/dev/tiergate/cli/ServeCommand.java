@@ -24,7 +24,8 @@ import picocli.CommandLine.Spec;
             "Point any Anthropic SDK at it (base URL http://HOST:PORT, a gateway key as the API key) and name the task"
                     + " type with the x-tiergate-task header or model \"task:<type>\".",
             "The upstream key comes from the environment variable named by upstream.api_key_env (default"
-                    + " ANTHROPIC_API_KEY). Every call is logged as one JSON line. Stop with Ctrl-C.",
+                    + " ANTHROPIC_API_KEY). Every call is logged as one JSON line on stderr. Stop with Ctrl-C (calls in"
+                    + " flight get up to 30 s to finish and be settled).",
             "Exit 2 if the config or its policy is invalid (every problem listed as FILE:LINE:COL)."
         })
 final class ServeCommand implements Callable<Integer> {
