@@ -112,7 +112,7 @@ final class GroupCommit implements AutoCloseable {
             try {
                 first = queue.take();
             } catch (InterruptedException e) {
-                // only close() interrupts, after the poison pill; keep draining until we reach it
+                // close() stops the writer with the stop signal, not an interrupt: queued work must still run
                 continue;
             }
             if (first.work == null) {

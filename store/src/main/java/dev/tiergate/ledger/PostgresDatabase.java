@@ -36,7 +36,7 @@ final class PostgresDatabase implements Database {
         this.writes = new GroupCommit(
                 "tiergate-postgres-writer",
                 this::inWriterTransaction,
-                e -> new LedgerException("PostgreSQL ledger " + settings + ": " + e.getMessage(), e),
+                this::failure,
                 e -> "40P01".equals(e.getSQLState()) || "40001".equals(e.getSQLState()));
     }
 
@@ -148,10 +148,6 @@ final class PostgresDatabase implements Database {
 
     @Override
     public <T> T read(Work<T> work) {
-        return inTransaction(work);
-    }
-
-    private <T> T inTransaction(Work<T> work) {
         try (Connection c = pool.getConnection()) {
             Tx tx = new Tx(c, null);
             try {
@@ -159,18 +155,19 @@ final class PostgresDatabase implements Database {
                 c.commit();
                 return result;
             } catch (SQLException | RuntimeException e) {
-                try {
-                    c.rollback();
-                } catch (SQLException ignored) {
-                    // the connection is broken; the pool discards it and the original error is reported
-                }
+                rollback(c);
                 throw e;
             } finally {
                 tx.closeStatements();
             }
         } catch (SQLException e) {
-            throw new LedgerException("PostgreSQL ledger " + settings + ": " + e.getMessage(), e);
+            throw failure(e);
         }
+    }
+
+    /** A database error as the caller sees it, naming the database (never its password). */
+    private LedgerException failure(SQLException e) {
+        return new LedgerException("PostgreSQL ledger " + settings + ": " + e.getMessage(), e);
     }
 
     private static void rollback(Connection c) {

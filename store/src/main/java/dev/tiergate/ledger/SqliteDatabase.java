@@ -9,6 +9,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -40,7 +41,7 @@ final class SqliteDatabase implements Database {
     private final Connection checkpointer;
     private final Thread checkpoints;
     private volatile boolean closed;
-    private final java.util.concurrent.atomic.AtomicLong restarts = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong restarts = new AtomicLong();
 
     private SqliteDatabase(Path file, Connection writer, Connection reader, Connection checkpointer)
             throws SQLException {
@@ -63,7 +64,7 @@ final class SqliteDatabase implements Database {
                         throw e;
                     }
                 },
-                e -> new LedgerException("SQLite ledger " + file + ": " + e.getMessage(), e),
+                this::failure,
                 // one writer in this process; another process's lock is waited for by busy_timeout
                 e -> false);
         // a platform thread: SQLite calls are JNI and would pin a virtual thread's carrier for the whole fsync
@@ -168,6 +169,11 @@ final class SqliteDatabase implements Database {
         return writes.write(work);
     }
 
+    /** A database error as the caller sees it, naming the file. */
+    private LedgerException failure(SQLException e) {
+        return new LedgerException("SQLite ledger " + file + ": " + e.getMessage(), e);
+    }
+
     private static void rollback(Connection c) {
         try (Statement s = c.createStatement()) {
             s.execute("ROLLBACK");
@@ -182,7 +188,7 @@ final class SqliteDatabase implements Database {
         try {
             return work.run(new Tx(reader, readStatements));
         } catch (SQLException e) {
-            throw new LedgerException("SQLite ledger " + file + ": " + e.getMessage(), e);
+            throw failure(e);
         } finally {
             readLock.unlock();
         }
