@@ -169,6 +169,11 @@ final class SqliteDatabase implements Database {
         return writes.write(work);
     }
 
+    /** The SQL of every statement prepared for writes so far (to check their query plans in tests). */
+    java.util.Set<String> writeSql() {
+        return write(tx -> java.util.Set.copyOf(writeStatements.keySet()));
+    }
+
     /** A database error as the caller sees it, naming the file. */
     private LedgerException failure(SQLException e) {
         return new LedgerException("SQLite ledger " + file + ": " + e.getMessage(), e);
