@@ -63,7 +63,21 @@ final class HttpTransport {
     private static byte[] exactly(InputStream in, int n) throws IOException {
         byte[] bytes = new byte[n];
         int read = in.readNBytes(bytes, 0, n);
-        return read == n ? bytes : java.util.Arrays.copyOf(bytes, read);
+        if (read < n) {
+            return java.util.Arrays.copyOf(bytes, read);
+        }
+        // Read on to the end: an HTTP client returns the connection to its pool only once it has seen the end of
+        // the body, so a body read to exactly its length would cost the next call a new connection.
+        int next = in.read();
+        if (next < 0) {
+            return bytes;
+        }
+        // longer than declared: keep all of it
+        byte[] rest = in.readAllBytes();
+        byte[] all = java.util.Arrays.copyOf(bytes, n + 1 + rest.length);
+        all[n] = (byte) next;
+        System.arraycopy(rest, 0, all, n + 1, rest.length);
+        return all;
     }
 
     /** The request's headers only, for endpoints without a body. */

@@ -114,6 +114,16 @@ class GatewayIT {
     }
 
     @Test
+    void consecutiveCallsReuseOneUpstreamConnection() {
+        for (int i = 0; i < 5; i++) {
+            sdk.messages().create(params("task:extraction", 100).build());
+        }
+        h.awaitCalls(5);
+        // a connection per call would cost a TCP (and on https a TLS) handshake each time
+        assertThat(h.fake.connectionsAccepted()).isEqualTo(1);
+    }
+
+    @Test
     void usageIsReadFromAnywhereInTheResponseAndABrokenResponseIsPassedOnButFlagged() throws Exception {
         // usage before a long content, stop_reason after it: only those two are read, the rest is skipped.
         String answer = "{\"usage\":{\"input_tokens\":1000,\"output_tokens\":10},\"id\":\"msg_1\","

@@ -20,6 +20,14 @@ class HttpTransportTest {
     }
 
     @Test
+    void aDeclaredLengthIsReadOnToTheEndOfTheStream() throws Exception {
+        // the end must be seen for the client to pool the connection; a body longer than declared loses nothing
+        ByteArrayInputStream in = new ByteArrayInputStream(BODY);
+        assertThat(HttpTransport.readBody(in, Optional.of("5"))).isEqualTo(BODY);
+        assertThat(in.available()).isZero();
+    }
+
+    @Test
     void aBodyThatEndsBeforeItsDeclaredLengthIsReturnedAsFarAsItCame() throws Exception {
         assertThat(read(Optional.of("1000"))).isEqualTo(BODY);
     }

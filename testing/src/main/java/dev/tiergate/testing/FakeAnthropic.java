@@ -67,6 +67,7 @@ public final class FakeAnthropic implements AutoCloseable {
     private final BlockingQueue<RecordedRequest> untaken = new LinkedBlockingQueue<>();
     private final List<RecordedRequest> received = new CopyOnWriteArrayList<>();
     private final AtomicInteger sequence = new AtomicInteger();
+    private final AtomicInteger connections = new AtomicInteger();
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile FakeResponse defaultMessage = DEFAULT_MESSAGE;
     private final Map<String, FakeResponse> defaultByModel = new ConcurrentHashMap<>();
@@ -162,6 +163,11 @@ public final class FakeAnthropic implements AutoCloseable {
         return received.size();
     }
 
+    /** TCP connections accepted so far: with keep-alive, one per concurrent client call, not one per request. */
+    public int connectionsAccepted() {
+        return connections.get();
+    }
+
     /** Stops accepting, closes every connection and ends every stream; idempotent. */
     @Override
     public void close() {
@@ -220,6 +226,7 @@ public final class FakeAnthropic implements AutoCloseable {
                 return;
             }
             sockets.add(socket);
+            connections.incrementAndGet();
             if (isClosed()) {
                 closeQuietly(socket);
                 return;
