@@ -9,6 +9,7 @@ import dev.tiergate.ledger.GroupBy;
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.ledger.Outcome;
 import dev.tiergate.ledger.PostgresSettings;
+import dev.tiergate.ledger.RequestIds;
 import dev.tiergate.ledger.Settlement;
 import dev.tiergate.ledger.SpendGroup;
 import dev.tiergate.pricing.Money;
@@ -35,6 +36,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
 
 /**
  * Load driver for the spend ledger: reserve + settle (+ ledger row) pairs against three budgets per call.
@@ -57,8 +59,29 @@ public final class LedgerLoad {
 
     private LedgerLoad() {}
 
+    /** The gateway's request ids (time-ordered), or with {@code --request-ids random} the random ones it had before. */
+    private static Supplier<String> requestIds = new RequestIds("tgreq_", Clock.systemUTC())::next;
+
+    private static String nextRequestId(AtomicLong pairs) {
+        pairs.incrementAndGet();
+        return requestIds.get();
+    }
+
+    /** 24 random hex digits: the gateway's request ids until they were put in time order. */
+    private static String randomRequestId() {
+        byte[] b = new byte[12];
+        java.util.concurrent.ThreadLocalRandom.current().nextBytes(b);
+        return "tgreq_" + java.util.HexFormat.of().formatHex(b);
+    }
+
     public static void main(String[] args) throws Exception {
         Map<String, String> o = options(args);
+        String idKind = o.getOrDefault("request-ids", "ordered");
+        switch (idKind) {
+            case "ordered" -> {}
+            case "random" -> requestIds = LedgerLoad::randomRequestId;
+            default -> throw new IllegalArgumentException("--request-ids is ordered or random, got " + idKind);
+        }
         if (o.containsKey("sqlite")) {
             sqlite(o);
         } else if (o.containsKey("postgres-url")) {
@@ -67,7 +90,8 @@ public final class LedgerLoad {
             postgres(o);
         } else {
             System.err.println("usage: LedgerLoad --sqlite [--file F] [--rate 1000] [--seconds 20] [--warmup 10]"
-                    + " [--sequential: rate x seconds pairs back to back on one thread]\n"
+                    + " [--sequential: rate x seconds pairs back to back on one thread]"
+                    + " [--request-ids ordered|random: the gateway's time-ordered ids (default) or random ones]\n"
                     + "       LedgerLoad --postgres [--instances 2] [--threads 8] [--pool 8] [--seconds 20]"
                     + " [--warmup 10] [--synchronous-commit on]");
             System.exit(2);
@@ -143,7 +167,7 @@ public final class LedgerLoad {
         long t0 = System.nanoTime();
         for (int i = 0; i < n; i++) {
             long start = System.nanoTime();
-            if (!pair(ledger, budgets, "r-" + ids.incrementAndGet())) {
+            if (!pair(ledger, budgets, nextRequestId(ids))) {
                 denied++;
             }
             service[i] = System.nanoTime() - start;
@@ -178,7 +202,7 @@ public final class LedgerLoad {
                     long start = System.nanoTime();
                     lateness[k] = start - due;
                     try {
-                        if (!pair(ledger, budgets, "r-" + ids.incrementAndGet())) {
+                        if (!pair(ledger, budgets, nextRequestId(ids))) {
                             denied.incrementAndGet();
                         }
                     } catch (RuntimeException e) {

@@ -13,6 +13,7 @@ import dev.tiergate.budget.ReservationId;
 import dev.tiergate.ledger.Call;
 import dev.tiergate.ledger.CallStatus;
 import dev.tiergate.ledger.Outcome;
+import dev.tiergate.ledger.RequestIds;
 import dev.tiergate.messages.BodyRewriter;
 import dev.tiergate.messages.InputTokenEstimator;
 import dev.tiergate.messages.SseEvent;
@@ -40,13 +41,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -76,7 +75,7 @@ final class MessagesHandler {
     private final Shadow shadow;
     private final InputTokenEstimator estimator = InputTokenEstimator.of(TokenizerFamily.CLASSIC);
     private final ObjectMapper json = new ObjectMapper();
-    private final String requestIdPrefix;
+    private final RequestIds requestIds;
 
     MessagesHandler(
             GatewayConfig config,
@@ -95,7 +94,8 @@ final class MessagesHandler {
         this.shadow = new Shadow(config, upstream, accounting, metrics, clock);
         // the id is in the ledger, the log line and the response headers: marking it is how a report (or anyone
         // reading a row) tells simulated calls from real ones without knowing the gateway's config
-        this.requestIdPrefix = config.upstream().simulated() ? Gateway.SIMULATED_REQUEST_ID_PREFIX : "tgreq_";
+        this.requestIds =
+                new RequestIds(config.upstream().simulated() ? Gateway.SIMULATED_REQUEST_ID_PREFIX : "tgreq_", clock);
     }
 
     /** Lets running shadow evaluations finish; call before the ledger closes. */
@@ -821,10 +821,11 @@ final class MessagesHandler {
         }
     }
 
-    /** {@code tgreq_} and 24 hex digits; {@code tgreq_sim_...} when the upstream is the simulator. */
+    /**
+     * {@code tgreq_} and 24 hex digits (the time, then random: see {@link RequestIds}); {@code tgreq_sim_...} when
+     * the upstream is the simulator.
+     */
     private String newRequestId() {
-        byte[] b = new byte[12];
-        ThreadLocalRandom.current().nextBytes(b);
-        return requestIdPrefix + HexFormat.of().formatHex(b);
+        return requestIds.next();
     }
 }
