@@ -50,6 +50,13 @@ final class JdbcLedger implements Ledger {
             UPDATE budget_window SET reserved_nanos = reserved_nanos - ?, spent_nanos = spent_nanos + ?
             WHERE budget = ? AND subject = ? AND window_start = ?
             RETURNING limit_nanos, spent_nanos, hard""";
+    // SQLite (one writer, so no lock order to keep): every window of a reservation charged in one statement.
+    private static final String SQLITE_CHARGE_ALL = """
+            UPDATE budget_window SET reserved_nanos = reserved_nanos - ?, spent_nanos = spent_nanos + ?
+            WHERE (budget, subject, window_start) IN
+                  (SELECT budget, subject, window_start FROM reservation_budget WHERE reservation_id = ?)
+            RETURNING budget, subject, window_start, limit_nanos, spent_nanos, hard""";
+    private static final String DELETE_RESERVATION_WINDOWS = "DELETE FROM reservation_budget WHERE reservation_id = ?";
     private static final String INSERT_RESERVATION = """
             INSERT INTO reservation (id, request_id, owner, amount_nanos, created_at, lease_expires_at, started_at,
                                      key_name, team, task_type, tier, requested_model, routed_model, run_id, agent_id,
@@ -526,9 +533,15 @@ final class JdbcLedger implements Ledger {
                 .thenComparingLong(WindowKey::windowStart);
     }
 
+    /** A window after a charge: its limit, what it has spent now, and whether it is hard. */
+    private record Charged(WindowKey window, long limit, long spentAfter, boolean hard) {}
+
     /** Moves {@code taken}'s reservation to spent as {@code cost} in each of its windows. */
     private List<LedgerEvent> charge(Database.Tx tx, ReservationId reservation, Taken taken, Money cost)
             throws SQLException {
+        if (db.dialect() == Dialect.SQLITE) {
+            return chargeAllAtOnce(tx, reservation, taken, cost);
+        }
         PreparedStatement ps = tx.prepare(TAKE_RESERVATION_WINDOWS);
         ps.setString(1, reservation.value());
         List<WindowKey> windows = new ArrayList<>();
@@ -556,6 +569,41 @@ final class JdbcLedger implements Ledger {
                 hard = rs.getInt(3) == 1;
             }
             softLimitEvent(tx, w, taken, cost, limit, spentAfter, hard).ifPresent(events::add);
+        }
+        costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
+        return events;
+    }
+
+    /** SQLite's {@link #charge}: two statements for all windows instead of one per window plus one. */
+    private List<LedgerEvent> chargeAllAtOnce(Database.Tx tx, ReservationId reservation, Taken taken, Money cost)
+            throws SQLException {
+        PreparedStatement up = tx.prepare(SQLITE_CHARGE_ALL);
+        up.setLong(1, taken.amount().nanos());
+        up.setLong(2, cost.nanos());
+        up.setString(3, reservation.value());
+        List<Charged> charged = new ArrayList<>();
+        try (ResultSet rs = up.executeQuery()) {
+            while (rs.next()) {
+                charged.add(new Charged(
+                        new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)),
+                        rs.getLong(4),
+                        rs.getLong(5),
+                        rs.getInt(6) == 1));
+            }
+        }
+        PreparedStatement delete = tx.prepare(DELETE_RESERVATION_WINDOWS);
+        delete.setString(1, reservation.value());
+        int held = delete.executeUpdate();
+        if (held != charged.size()) {
+            throw new LedgerException("reservation " + reservation + " holds " + held + " budget windows but only "
+                    + charged.size() + " exist");
+        }
+        // events in the same order as the per-window path
+        charged.sort(Comparator.comparing(Charged::window, WindowKey.ORDER));
+        List<LedgerEvent> events = new ArrayList<>();
+        for (Charged c : charged) {
+            softLimitEvent(tx, c.window(), taken, cost, c.limit(), c.spentAfter(), c.hard())
+                    .ifPresent(events::add);
         }
         costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
         return events;
