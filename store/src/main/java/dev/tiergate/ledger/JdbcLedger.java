@@ -43,6 +43,19 @@ final class JdbcLedger implements Ledger {
               hard = excluded.hard
             RETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos""";
     private static final String UPSERT_WINDOW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, 0)";
+    // SQLite (one writer, nothing to lock): the same upsert also adds the call's worst case to every window, one
+    // statement fewer per call; RETURNING then shows reserved with it, and a denial takes it back (ADD_RESERVED).
+    private static final String SQLITE_UPSERT_RESERVING = """
+            INSERT INTO budget_window (budget, subject, window_start, window_end, window_kind, limit_nanos, hard,
+                                       limit_fixed, spent_nanos, reserved_nanos)
+            VALUES %s
+            ON CONFLICT (budget, subject, window_start) DO UPDATE SET
+              limit_nanos = CASE WHEN budget_window.limit_fixed = 1 OR excluded.limit_fixed = 1
+                                 THEN budget_window.limit_nanos ELSE excluded.limit_nanos END,
+              hard = excluded.hard,
+              reserved_nanos = budget_window.reserved_nanos + excluded.reserved_nanos
+            RETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos""";
+    private static final String SQLITE_UPSERT_RESERVING_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?)";
     // The upsert above already holds the windows' row locks (PostgreSQL), so this touches no row it has not locked.
     private static final String ADD_RESERVED = "UPDATE budget_window SET reserved_nanos = reserved_nanos + ?"
             + " WHERE (budget, subject, window_start) IN (VALUES %s)";
@@ -181,9 +194,7 @@ final class JdbcLedger implements Ledger {
                 ps.executeUpdate();
             } else {
                 if (n > 0) {
-                    PreparedStatement add = tx.prepare(SQL.of(ADD_RESERVED, n, "(?, ?, ?)"));
-                    bindAddReserved(add, 1, worstCase, ordered);
-                    add.executeUpdate();
+                    // the upsert in lockWindows has added the worst case to the windows already
                     PreparedStatement rb = tx.prepare(SQL.of(INSERT_RESERVATION_BUDGET, n, "(?, ?, ?, ?)"));
                     bindReservationWindows(rb, 1, id, ordered);
                     rb.executeUpdate();
@@ -268,7 +279,11 @@ final class JdbcLedger implements Ledger {
      */
     private Admission.@Nullable Denied lockWindows(Database.Tx tx, List<AppliedBudget> ordered, Money worstCase)
             throws SQLException {
-        PreparedStatement ps = tx.prepare(SQL.of(UPSERT_WINDOWS, ordered.size(), UPSERT_WINDOW_VALUES));
+        boolean reserving = db.dialect() == Dialect.SQLITE;
+        PreparedStatement ps = tx.prepare(
+                reserving
+                        ? SQL.of(SQLITE_UPSERT_RESERVING, ordered.size(), SQLITE_UPSERT_RESERVING_VALUES)
+                        : SQL.of(UPSERT_WINDOWS, ordered.size(), UPSERT_WINDOW_VALUES));
         int i = 1;
         for (AppliedBudget b : ordered) {
             ps.setString(i++, b.budget());
@@ -279,6 +294,9 @@ final class JdbcLedger implements Ledger {
             ps.setLong(i++, b.limit().nanos());
             ps.setInt(i++, b.hard() ? 1 : 0);
             ps.setInt(i++, b.limitSetOnFirstUse() ? 1 : 0);
+            if (reserving) {
+                ps.setLong(i++, worstCase.nanos());
+            }
         }
         java.util.Map<WindowKey, long[]> state = new java.util.HashMap<>();
         try (ResultSet rs = ps.executeQuery()) {
@@ -296,8 +314,13 @@ final class JdbcLedger implements Ledger {
             }
             Money limit = Money.ofNanos(w[0]);
             Money spent = Money.ofNanos(w[1]);
-            Money reserved = Money.ofNanos(w[2]);
+            Money reserved = Money.ofNanos(reserving ? w[2] - worstCase.nanos() : w[2]);
             if (b.hard() && spent.plus(reserved).plus(worstCase).isGreaterThan(limit)) {
+                if (reserving) {
+                    PreparedStatement undo = tx.prepare(SQL.of(ADD_RESERVED, ordered.size(), "(?, ?, ?)"));
+                    bindAddReserved(undo, 1, Money.ZERO.minus(worstCase), ordered);
+                    undo.executeUpdate();
+                }
                 return new Admission.Denied(b, limit, spent, reserved, worstCase);
             }
         }
