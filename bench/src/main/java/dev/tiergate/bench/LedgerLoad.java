@@ -62,6 +62,9 @@ public final class LedgerLoad {
     /** The gateway's request ids (time-ordered), or with {@code --request-ids random} the random ones it had before. */
     private static Supplier<String> requestIds = new RequestIds("tgreq_", Clock.systemUTC())::next;
 
+    /** With {@code --platform-threads}: open-loop pairs run on pooled platform threads instead of virtual threads. */
+    private static boolean platformCallers;
+
     private static String nextRequestId(AtomicLong pairs) {
         pairs.incrementAndGet();
         return requestIds.get();
@@ -76,6 +79,7 @@ public final class LedgerLoad {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> o = options(args);
+        platformCallers = o.containsKey("platform-threads");
         String idKind = o.getOrDefault("request-ids", "ordered");
         switch (idKind) {
             case "ordered" -> {}
@@ -91,7 +95,8 @@ public final class LedgerLoad {
         } else {
             System.err.println("usage: LedgerLoad --sqlite [--file F] [--rate 1000] [--seconds 20] [--warmup 10]"
                     + " [--sequential: rate x seconds pairs back to back on one thread]"
-                    + " [--request-ids ordered|random: the gateway's time-ordered ids (default) or random ones]\n"
+                    + " [--request-ids ordered|random: the gateway's time-ordered ids (default) or random ones]"
+                    + " [--platform-threads: open-loop pairs on platform threads, not virtual threads]\n"
                     + "       LedgerLoad --postgres [--instances 2] [--threads 8] [--pool 8] [--seconds 20]"
                     + " [--warmup 10] [--synchronous-commit on]");
             System.exit(2);
@@ -177,7 +182,7 @@ public final class LedgerLoad {
     }
 
     /**
-     * Starts a pair every {@code 1/rate} s, each on its own virtual thread, for {@code seconds}; the schedule does
+     * Starts a pair every {@code 1/rate} s, each on its own virtual thread (or pooled platform thread), for {@code seconds}; the schedule does
      * not wait for slow pairs (open loop), so a stall shows up in the latency of the pairs scheduled behind it.
      */
     private static Paced paced(Ledger ledger, List<AppliedBudget> budgets, AtomicLong ids, int rate, int seconds)
@@ -190,7 +195,9 @@ public final class LedgerLoad {
         AtomicLong denied = new AtomicLong();
         AtomicLong errors = new AtomicLong();
         long t0 = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
-        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        try (ExecutorService pool = platformCallers
+                ? Executors.newCachedThreadPool(Thread.ofPlatform().daemon().factory())
+                : Executors.newVirtualThreadPerTaskExecutor()) {
             for (int i = 0; i < n; i++) {
                 long due = t0 + i * period;
                 long wait;
