@@ -29,7 +29,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <pre>
  * java -cp bench/target/benchmarks.jar dev.tiergate.bench.SqliteTailModel --file /dev/shm/m.db --seconds 30 \
- *     [--virtual-threads] [--hand-off] [--checkpoint-thread] [--no-restart] [--reservations]
+ *     [--virtual-threads] [--hand-off] [--checkpoint-thread] [--no-restart] [--reservations] [--garbage-kb N]
  * </pre>
  *
  * <ul>
@@ -38,10 +38,14 @@ import java.util.concurrent.locks.ReentrantLock;
  *       GroupCommit); otherwise the caller runs them under a lock
  *   <li>{@code --checkpoint-thread}: no automatic checkpoint; a second connection checkpoints PASSIVE every 250 ms
  *       and RESTART past 8,192 frames (as SqliteDatabase); {@code --no-restart} leaves out the RESTART
+ *   <li>{@code --garbage-kb N}: each pair also allocates N KB that it drops at once
  * </ul>
  */
 public final class SqliteTailModel {
     private static final String PAD = "x".repeat(200);
+    /** Keeps {@code --garbage-kb} allocations from being optimised away. */
+    @SuppressWarnings("unused")
+    private static volatile byte[] SINK;
 
     private final Connection db;
     private final boolean reservations;
@@ -144,6 +148,7 @@ public final class SqliteTailModel {
         boolean handOff = o.containsKey("hand-off");
         boolean checkpointThread = o.containsKey("checkpoint-thread");
         boolean restart = !o.containsKey("no-restart");
+        int garbageBytes = 1024 * Integer.parseInt(o.getOrDefault("garbage-kb", "0"));
         int pairs = 1000 * seconds;
 
         Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
@@ -196,6 +201,10 @@ public final class SqliteTailModel {
             int k = i;
             Runnable pair = () -> {
                 long start = System.nanoTime();
+                if (garbageBytes > 0) {
+                    // what a virtual thread's stack chunks and a request's objects would allocate
+                    SINK = new byte[garbageBytes];
+                }
                 for (boolean settle : new boolean[] {false, true}) {
                     if (handOff) {
                         Job job = new Job(k, settle, new CompletableFuture<>());
