@@ -470,11 +470,12 @@ public final class LedgerLoad {
         return String.format(Locale.ROOT, "%.0f µs", sorted[i] / 1000.0);
     }
 
-    private static Map<String, String> options(String[] args) {
+    /** {@code --name value} and bare {@code --flag} options (a flag maps to ""); shared by the bench drivers. */
+    static Map<String, String> options(String[] args) {
         Map<String, String> o = new HashMap<>();
         for (int i = 0; i < args.length; i++) {
             if (!args[i].startsWith("--")) {
-                throw new IllegalArgumentException("expected an option such as --rate, got " + args[i]);
+                throw new IllegalArgumentException("expected an option such as --seconds, got " + args[i]);
             }
             String key = args[i].substring(2);
             boolean flag = i + 1 == args.length || args[i + 1].startsWith("--");

@@ -9,7 +9,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
@@ -133,14 +132,7 @@ public final class SqliteTailModel {
     private record Job(int pair, boolean settle, CompletableFuture<Void> done) {}
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> o = new HashMap<>();
-        for (int i = 0; i < args.length; i++) {
-            if (!args[i].startsWith("--")) {
-                throw new IllegalArgumentException("expected an option such as --seconds, got " + args[i]);
-            }
-            boolean flag = i + 1 == args.length || args[i + 1].startsWith("--");
-            o.put(args[i].substring(2), flag ? "" : args[++i]);
-        }
+        Map<String, String> o = LedgerLoad.options(args);
         int seconds = Integer.parseInt(o.getOrDefault("seconds", "30"));
         Path file = Path.of(o.getOrDefault(
                 "file", Files.createTempDirectory("tailmodel").resolve("m.db").toString()));

@@ -33,28 +33,12 @@ final class JdbcLedger implements Ledger {
     // Creates a call's windows on first use and, in the same statement, locks their rows (in VALUES order, which is
     // AppliedBudget.ORDER) and reads them. A config limit replaces the stored one unless either side is a run cap
     // fixed by the run's first call. One statement for all windows: on PostgreSQL each statement is a round trip.
-    private static final String UPSERT_WINDOWS = """
-            INSERT INTO budget_window (budget, subject, window_start, window_end, window_kind, limit_nanos, hard,
-                                       limit_fixed, spent_nanos, reserved_nanos)
-            VALUES %s
-            ON CONFLICT (budget, subject, window_start) DO UPDATE SET
-              limit_nanos = CASE WHEN budget_window.limit_fixed = 1 OR excluded.limit_fixed = 1
-                                 THEN budget_window.limit_nanos ELSE excluded.limit_nanos END,
-              hard = excluded.hard
-            RETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos""";
+    private static final String UPSERT_WINDOWS = upsertWindows("");
     private static final String UPSERT_WINDOW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, 0)";
     // SQLite (one writer, nothing to lock): the same upsert also adds the call's worst case to every window, one
     // statement fewer per call; RETURNING then shows reserved with it, and a denial takes it back (ADD_RESERVED).
-    private static final String SQLITE_UPSERT_RESERVING = """
-            INSERT INTO budget_window (budget, subject, window_start, window_end, window_kind, limit_nanos, hard,
-                                       limit_fixed, spent_nanos, reserved_nanos)
-            VALUES %s
-            ON CONFLICT (budget, subject, window_start) DO UPDATE SET
-              limit_nanos = CASE WHEN budget_window.limit_fixed = 1 OR excluded.limit_fixed = 1
-                                 THEN budget_window.limit_nanos ELSE excluded.limit_nanos END,
-              hard = excluded.hard,
-              reserved_nanos = budget_window.reserved_nanos + excluded.reserved_nanos
-            RETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos""";
+    private static final String SQLITE_UPSERT_RESERVING =
+            upsertWindows(",\n  reserved_nanos = budget_window.reserved_nanos + excluded.reserved_nanos");
     private static final String SQLITE_UPSERT_RESERVING_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?)";
     // The upsert above already holds the windows' row locks (PostgreSQL), so this touches no row it has not locked.
     private static final String ADD_RESERVED = "UPDATE budget_window SET reserved_nanos = reserved_nanos + ?"
@@ -254,6 +238,18 @@ final class JdbcLedger implements Ledger {
         ps.setLong(next, call.maxTokens());
     }
 
+    /** {@link #UPSERT_WINDOWS}'s text, with {@code alsoSet} added to what a conflict updates. */
+    private static String upsertWindows(String alsoSet) {
+        return """
+                INSERT INTO budget_window (budget, subject, window_start, window_end, window_kind, limit_nanos, hard,
+                                           limit_fixed, spent_nanos, reserved_nanos)
+                VALUES %s
+                ON CONFLICT (budget, subject, window_start) DO UPDATE SET
+                  limit_nanos = CASE WHEN budget_window.limit_fixed = 1 OR excluded.limit_fixed = 1
+                                     THEN budget_window.limit_nanos ELSE excluded.limit_nanos END,
+                  hard = excluded.hard""" + alsoSet + "\nRETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos";
+    }
+
     /** SQL texts with {@code n} groups of parameters, formatted once per template and {@code n}. */
     private static final class SQL {
         private record Key(String template, int n) {}
@@ -382,22 +378,32 @@ final class JdbcLedger implements Ledger {
         if (taken == null) {
             return alreadyRecovered(tx, reservation, outcome);
         }
-        if (charged.size() != windows) {
-            throw new LedgerException("reservation " + reservation + " held " + windows + " budget windows but only "
+        return new Settlement.Settled(eventsOfCharges(tx, reservation, windows, charged, taken, outcome.cost()));
+    }
+
+    /** A window as charged by a settlement: its limit and its spend afterwards. */
+    private record ChargedWindow(WindowKey key, long limit, long spentAfter, boolean hard) {}
+
+    /**
+     * After all of a reservation's windows were charged in one statement: checks that every window it held was
+     * there, then raises the events of the charge, windows in {@link WindowKey#ORDER} as the per-window path does.
+     */
+    private List<LedgerEvent> eventsOfCharges(
+            Database.Tx tx, ReservationId reservation, long held, List<ChargedWindow> charged, Taken taken, Money cost)
+            throws SQLException {
+        if (charged.size() != held) {
+            throw new LedgerException("reservation " + reservation + " held " + held + " budget windows but only "
                     + charged.size() + " exist");
         }
         charged.sort(Comparator.comparing(ChargedWindow::key, WindowKey.ORDER));
         List<LedgerEvent> events = new ArrayList<>();
         for (ChargedWindow c : charged) {
-            softLimitEvent(tx, c.key(), taken, outcome.cost(), c.limit(), c.spentAfter(), c.hard())
+            softLimitEvent(tx, c.key(), taken, cost, c.limit(), c.spentAfter(), c.hard())
                     .ifPresent(events::add);
         }
-        costAboveReservationEvent(tx, taken, outcome.cost()).ifPresent(events::add);
-        return new Settlement.Settled(events);
+        costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
+        return events;
     }
-
-    /** A window as charged by a settlement: its limit and its spend afterwards. */
-    private record ChargedWindow(WindowKey key, long limit, long spentAfter, boolean hard) {}
 
     @Override
     public Settlement release(ReservationId reservation, Outcome outcome) {
@@ -556,9 +562,6 @@ final class JdbcLedger implements Ledger {
                 .thenComparingLong(WindowKey::windowStart);
     }
 
-    /** A window after a charge: its limit, what it has spent now, and whether it is hard. */
-    private record Charged(WindowKey window, long limit, long spentAfter, boolean hard) {}
-
     /** Moves {@code taken}'s reservation to spent as {@code cost} in each of its windows. */
     private List<LedgerEvent> charge(Database.Tx tx, ReservationId reservation, Taken taken, Money cost)
             throws SQLException {
@@ -604,10 +607,10 @@ final class JdbcLedger implements Ledger {
         up.setLong(1, taken.amount().nanos());
         up.setLong(2, cost.nanos());
         up.setString(3, reservation.value());
-        List<Charged> charged = new ArrayList<>();
+        List<ChargedWindow> charged = new ArrayList<>();
         try (ResultSet rs = up.executeQuery()) {
             while (rs.next()) {
-                charged.add(new Charged(
+                charged.add(new ChargedWindow(
                         new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)),
                         rs.getLong(4),
                         rs.getLong(5),
@@ -617,19 +620,7 @@ final class JdbcLedger implements Ledger {
         PreparedStatement delete = tx.prepare(DELETE_RESERVATION_WINDOWS);
         delete.setString(1, reservation.value());
         int held = delete.executeUpdate();
-        if (held != charged.size()) {
-            throw new LedgerException("reservation " + reservation + " holds " + held + " budget windows but only "
-                    + charged.size() + " exist");
-        }
-        // events in the same order as the per-window path
-        charged.sort(Comparator.comparing(Charged::window, WindowKey.ORDER));
-        List<LedgerEvent> events = new ArrayList<>();
-        for (Charged c : charged) {
-            softLimitEvent(tx, c.window(), taken, cost, c.limit(), c.spentAfter(), c.hard())
-                    .ifPresent(events::add);
-        }
-        costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
-        return events;
+        return eventsOfCharges(tx, reservation, held, charged, taken, cost);
     }
 
     /** The soft-limit event if charging {@code cost} took window {@code w} from below its limit to it or above. */
