@@ -13,8 +13,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * A SQLite file in WAL mode: all writes through one connection on one writer thread, with group commit (see
- * {@link GroupCommit}), reads through a second connection.
+ * A SQLite file in WAL mode: all writes through one connection, with group commit on a writer thread (see
+ * {@link GroupCommit}; at light load a caller runs its own transaction on that connection instead), reads through
+ * a second connection.
  *
  * <p>SQLite allows one writer at a time anyway; serialising in the JVM avoids busy-waiting on the file lock, and
  * {@code BEGIN IMMEDIATE} still takes the file's write lock up front so that another process on the same file
@@ -66,7 +67,10 @@ final class SqliteDatabase implements Database {
                 },
                 this::failure,
                 // one writer in this process; another process's lock is waited for by busy_timeout
-                e -> false);
+                e -> false,
+                // at light load a caller runs its own transaction (GroupCommit): two thread wake-ups fewer. If
+                // another process holds the write lock, that caller's carrier waits in busy_timeout, pinned.
+                true);
         // a platform thread: SQLite calls are JNI and would pin a virtual thread's carrier for the whole fsync
         this.checkpoints =
                 Thread.ofPlatform().daemon().name("tiergate-sqlite-checkpoint").unstarted(this::checkpointLoop);

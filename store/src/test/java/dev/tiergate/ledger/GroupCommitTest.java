@@ -22,6 +22,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Group commit on a real SQLite file: batching, isolation of a failing work, close, and no caller left waiting. */
 class GroupCommitTest {
@@ -40,8 +42,13 @@ class GroupCommitTest {
             s.execute("INSERT INTO counter VALUES (1, 0)");
             s.execute("CREATE TABLE item (name TEXT PRIMARY KEY)");
         }
+        commits = newCommits(false);
+    }
+
+    /** Group commit on the test connection; {@code runOnCallerWhenQuiet} as in production on SQLite. */
+    private GroupCommit newCommits(boolean runOnCallerWhenQuiet) {
         Database.Tx tx = new Database.Tx(connection, new HashMap<>());
-        commits = new GroupCommit(
+        return new GroupCommit(
                 "test-writer",
                 body -> {
                     connection.setAutoCommit(false);
@@ -56,7 +63,8 @@ class GroupCommitTest {
                     }
                 },
                 e -> new LedgerException("test db: " + e.getMessage(), e),
-                e -> false);
+                e -> false,
+                runOnCallerWhenQuiet);
     }
 
     @AfterEach
@@ -152,6 +160,21 @@ class GroupCommitTest {
         }
     }
 
+    /** Waits (at most 10 s) until {@code n} writes are queued and the writer waits for the connection lock. */
+    private void awaitQueuedWithWriterWaiting(int n) throws Exception {
+        var field = GroupCommit.class.getDeclaredField("connection");
+        field.setAccessible(true);
+        var lock = (java.util.concurrent.locks.ReentrantLock) field.get(commits);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (queued() != n || lock.getQueueLength() != 1) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("expected " + n + " queued writes and the writer waiting, got " + queued()
+                        + " and " + lock.getQueueLength());
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
     private int queued() throws Exception {
         var field = GroupCommit.class.getDeclaredField("queue");
         field.setAccessible(true);
@@ -228,8 +251,11 @@ class GroupCommitTest {
                 .hasMessage("the ledger is closed");
     }
 
-    @Test
-    void manyConcurrentWritersAllCompleteAndNoneIsLost() throws Exception {
+    @ParameterizedTest(name = "callers run their own transaction when quiet: {0}")
+    @ValueSource(booleans = {false, true})
+    void manyConcurrentWritersAllCompleteAndNoneIsLost(boolean runOnCallerWhenQuiet) throws Exception {
+        commits.close();
+        commits = newCommits(runOnCallerWhenQuiet);
         // many callers queueing while batches commit: a write lost between queue and writer would leave its caller
         // waiting forever and fail the timeout below; a batch applied twice or not at all would show in the counter
         int callers = 64;
@@ -253,6 +279,112 @@ class GroupCommitTest {
         assertThat(commits.batches()).isLessThanOrEqualTo(commits.works());
     }
 
+    /** Waits (at most 10 s) until a caller would run its own transaction. */
+    private void awaitQuiet() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!commits.quiet()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the connection never became quiet");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+    }
+
+    /** Increments the counter and returns the name of the thread that ran the transaction. */
+    private static String incrementOn(Database.Tx tx) throws SQLException {
+        increment(tx);
+        return Thread.currentThread().getName();
+    }
+
+    @Test
+    void onAQuietConnectionTheCallerRunsItsOwnTransaction() throws Exception {
+        commits.close();
+        commits = newCommits(true);
+        String caller = Thread.currentThread().getName();
+        for (int i = 0; i < 3; i++) {
+            awaitQuiet();
+            assertThat(commits.write(GroupCommitTest::incrementOn)).isEqualTo(caller);
+        }
+        assertThat(counter()).isEqualTo(3);
+        assertThat(commits.batches()).isEqualTo(3);
+        assertThat(commits.works()).isEqualTo(3);
+    }
+
+    @Test
+    void withoutTheOptionEveryTransactionRunsOnTheWriter() throws Exception {
+        awaitQuiet();
+        assertThat(commits.write(GroupCommitTest::incrementOn)).isEqualTo("test-writer");
+    }
+
+    @Test
+    void writesArrivingWhileACallersOwnTransactionRunsQueueForTheWriterAndShareOneCommit() throws Exception {
+        commits.close();
+        commits = newCommits(true);
+        awaitQuiet();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Held<String> first = holdWriter(pool, GroupCommitTest::incrementOn);
+            List<Future<String>> rest = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    rest.add(pool.submit(() -> commits.write(GroupCommitTest::incrementOn)));
+                }
+                // they wait for the writer, not on the connection lock on their own threads: the writer has taken
+                // one and waits for the connection, two are still queued
+                awaitQueuedWithWriterWaiting(2);
+            } finally {
+                first.release().countDown();
+            }
+            assertThat(first.result().get()).isNotEqualTo("test-writer");
+            for (Future<String> f : rest) {
+                assertThat(f.get()).isEqualTo("test-writer");
+            }
+        }
+        assertThat(counter()).isEqualTo(4);
+        assertThat(commits.batches()).isEqualTo(2);
+    }
+
+    @Test
+    void writesArrivingBackToBackGoToTheWriter() throws Exception {
+        commits.close();
+        commits = newCommits(true);
+        // each transaction takes 2 ms and the next write arrives as soon as it ends: the gaps between writes
+        // are about one transaction long, so after the first few (averages warming up) they should queue
+        List<String> ranOn = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            ranOn.add(commits.write(tx -> {
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
+                return incrementOn(tx);
+            }));
+        }
+        assertThat(ranOn.getFirst()).isEqualTo(Thread.currentThread().getName());
+        assertThat(ranOn.subList(40, 60)).containsOnly("test-writer");
+        assertThat(counter()).isEqualTo(60);
+    }
+
+    @Test
+    void closeWaitsForACallersOwnTransactionThenRefusesNewWrites() throws Exception {
+        commits.close();
+        commits = newCommits(true);
+        awaitQuiet();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Held<String> first = holdWriter(pool, GroupCommitTest::incrementOn);
+            Future<?> closing = pool.submit(commits::close);
+            try {
+                assertThatThrownBy(() -> closing.get(200, TimeUnit.MILLISECONDS))
+                        .isInstanceOf(java.util.concurrent.TimeoutException.class);
+            } finally {
+                first.release().countDown();
+            }
+            closing.get(10, TimeUnit.SECONDS);
+            // it ran on its caller's thread, and close() waited for it
+            assertThat(first.result().get()).isNotEqualTo("test-writer");
+        }
+        assertThat(counter()).isEqualTo(1);
+        assertThatThrownBy(() -> commits.write(GroupCommitTest::increment))
+                .isInstanceOf(LedgerException.class)
+                .hasMessage("the ledger is closed");
+    }
+
     @Test
     void aWorkThatHitsARetryableErrorIsRunAgainAndOthersAreNot() throws Exception {
         java.util.concurrent.atomic.AtomicInteger deadlocks = new java.util.concurrent.atomic.AtomicInteger(2);
@@ -261,7 +393,8 @@ class GroupCommitTest {
                 "test-retrying-writer",
                 body -> body.run(new Database.Tx(connection, new HashMap<>())),
                 e -> new LedgerException("test db: " + e.getMessage(), e),
-                e -> "40P01".equals(e.getSQLState()));
+                e -> "40P01".equals(e.getSQLState()),
+                false);
         try {
             // fails twice as a deadlock victim would, then succeeds
             String result = retrying.write(tx -> {
