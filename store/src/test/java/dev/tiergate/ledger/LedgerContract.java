@@ -313,6 +313,27 @@ abstract class LedgerContract {
     }
 
     @Test
+    void runIdsWithQuotesBracketsAndBackslashesAreChargedToTheirOwnWindow() {
+        // a run id comes from a request header (x-tiergate-run) and becomes part of a budget window's key
+        List<String> runs = List.of("run \"7\"", "run [8], \\9", "run-\u00e9-{}");
+        for (String run : runs) {
+            CallAttributes a = CallAttributes.of("k1", "", "y", run);
+            ledger.settle(admitted(reserve(ledger, a, usd("0.3"))), ok(usd("0.1")));
+            // the interrupted path charges the same windows at the worst case
+            admitted(reserve(ledger, a, usd("0.2")));
+        }
+        clock.advance(LEASE.multipliedBy(2));
+        assertThat(ledger.recoverExpired(clock.instant()).requestIds()).hasSize(runs.size());
+        for (String run : runs) {
+            BudgetStatus st = status("runs", CallAttributes.of("k1", "", "y", run));
+            assertThat(st.spent()).as(run).isEqualTo(usd("0.3"));
+            assertThat(st.reserved()).as(run).isEqualTo(Money.ZERO);
+        }
+        assertThat(status("global", CallAttributes.of("k1", "", "y", "")).spent())
+                .isEqualTo(usd("0.9"));
+    }
+
+    @Test
     void groupsSpendAndPagesCallsWithFilters() {
         CallAttributes b = CallAttributes.of("k2", "b", "summary", "run-1");
         ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.5")));
