@@ -44,6 +44,7 @@ import java.util.function.Supplier;
  * <pre>
  * # SQLite, open loop: a pair every 1 ms from its own virtual thread; latency from the scheduled start
  * java -cp bench/target/benchmarks.jar dev.tiergate.bench.LedgerLoad --sqlite --rate 1000 --seconds 20
+ *     [--budgets N]   # SQLite only: charge only the first N of the three budgets (0-3)
  * # SQLite, one pair after another on one thread (service time and CPU per pair without queueing)
  * java -cp bench/target/benchmarks.jar dev.tiergate.bench.LedgerLoad --sqlite --sequential --rate 1000 --seconds 20
  * # PostgreSQL (embedded), closed loop: two gateway instances in two JVMs, as fast as they go
@@ -114,7 +115,9 @@ public final class LedgerLoad {
         Clock clock = Clock.systemUTC();
         Instant since = clock.instant();
         try (Ledger ledger = Ledger.sqlite(file, "bench-1", clock)) {
-            List<AppliedBudget> budgets = budgets(clock.instant());
+            // --budgets N: only the first N of the three (how much of the cost and tail the windows bring)
+            List<AppliedBudget> all = budgets(clock.instant());
+            List<AppliedBudget> budgets = all.subList(0, Integer.parseInt(o.getOrDefault("budgets", "3")));
             AtomicLong ids = new AtomicLong();
             System.out.printf(Locale.ROOT, "sqlite %s, warm-up %d s at %d/s%n", file, warmup, rate);
             boolean sequential = o.containsKey("sequential");

@@ -28,7 +28,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <pre>
  * java -cp bench/target/benchmarks.jar dev.tiergate.bench.SqliteTailModel --file /dev/shm/m.db --seconds 30 \
- *     [--virtual-threads] [--hand-off] [--checkpoint-thread] [--no-restart] [--reservations] [--garbage-kb N]
+ *     [--virtual-threads] [--hand-off] [--checkpoint-thread] [--no-restart] [--reservations] [--window-rows N]
+ *     [--ordered-ids] [--garbage-kb N]
  * </pre>
  *
  * <ul>
@@ -37,6 +38,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       GroupCommit); otherwise the caller runs them under a lock
  *   <li>{@code --checkpoint-thread}: no automatic checkpoint; a second connection checkpoints PASSIVE every 250 ms
  *       and RESTART past 8,192 frames (as SqliteDatabase); {@code --no-restart} leaves out the RESTART
+ *   <li>{@code --window-rows N}: with {@code --reservations}, how many reservation-window rows each reservation
+ *       inserts and its settle deletes (default 3, one per budget as in the ledger's benchmark set-up)
+ *   <li>{@code --ordered-ids}: reservation keys in time order instead of random UUIDs
  *   <li>{@code --garbage-kb N}: each pair also allocates N KB that it drops at once
  * </ul>
  */
@@ -48,6 +52,8 @@ public final class SqliteTailModel {
 
     private final Connection db;
     private final boolean reservations;
+    private final int windowRows;
+    private final boolean orderedIds;
     private final PreparedStatement begin;
     private final PreparedStatement commit;
     private final PreparedStatement charge;
@@ -58,9 +64,12 @@ public final class SqliteTailModel {
     private final PreparedStatement deleteWindows;
     private final String[] reservationIds;
 
-    private SqliteTailModel(Connection db, boolean reservations, int pairs) throws SQLException {
+    private SqliteTailModel(Connection db, boolean reservations, int windowRows, boolean orderedIds, int pairs)
+            throws SQLException {
         this.db = db;
         this.reservations = reservations;
+        this.windowRows = windowRows;
+        this.orderedIds = orderedIds;
         this.reservationIds = new String[pairs];
         try (Statement s = db.createStatement()) {
             s.execute("CREATE TABLE IF NOT EXISTS w (id INTEGER PRIMARY KEY, spent INTEGER)");
@@ -94,10 +103,15 @@ public final class SqliteTailModel {
             if (settle) {
                 deleteReservation.setString(1, reservationIds[i]);
                 deleteReservation.executeUpdate();
-                deleteWindows.setString(1, reservationIds[i]);
-                deleteWindows.executeUpdate();
+                if (windowRows > 0) {
+                    deleteWindows.setString(1, reservationIds[i]);
+                    deleteWindows.executeUpdate();
+                }
             } else {
-                String id = UUID.randomUUID().toString();
+                // ordered: each new key sorts after every earlier one, as RequestIds does for request ids
+                String id = orderedIds
+                        ? String.format(Locale.ROOT, "%016x-%08d", System.currentTimeMillis(), i)
+                        : UUID.randomUUID().toString();
                 reservationIds[i] = id;
                 long now = System.currentTimeMillis();
                 insertReservation.setString(1, id);
@@ -108,7 +122,7 @@ public final class SqliteTailModel {
                 insertReservation.setLong(6, now + 120_000);
                 insertReservation.setString(7, PAD);
                 insertReservation.executeUpdate();
-                for (int w = 0; w < 3; w++) {
+                for (int w = 0; w < windowRows; w++) {
                     insertWindow.setString(1, id);
                     insertWindow.setString(2, "budget-" + w);
                     insertWindow.setString(3, "");
@@ -152,7 +166,12 @@ public final class SqliteTailModel {
                 s.execute("PRAGMA wal_autocheckpoint=0");
             }
         }
-        SqliteTailModel model = new SqliteTailModel(c, o.containsKey("reservations"), pairs);
+        SqliteTailModel model = new SqliteTailModel(
+                c,
+                o.containsKey("reservations"),
+                Integer.parseInt(o.getOrDefault("window-rows", "3")),
+                o.containsKey("ordered-ids"),
+                pairs);
         if (checkpointThread) {
             Connection checkpointer = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
             try (Statement s = checkpointer.createStatement()) {
