@@ -32,6 +32,7 @@ public final class Gateway implements AutoCloseable {
         GatewayMetrics metrics = new GatewayMetrics();
         Accounting accounting = new Accounting(
                 config.budgets(), config.ledger().open(config.instanceId(), clock), clock, config.lease());
+        metrics.ledger(accounting.ledger());
         MessagesHandler handler =
                 new MessagesHandler(config, upstreamFor(config), recorder, metrics, accounting, clock);
         AdminApi admin = new AdminApi(config.adminKeys(), accounting.ledger(), clock, handler);

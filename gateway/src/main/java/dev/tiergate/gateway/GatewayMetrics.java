@@ -1,7 +1,10 @@
 package dev.tiergate.gateway;
 
+import dev.tiergate.ledger.Ledger;
+import dev.tiergate.ledger.WriteStats;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -128,6 +131,32 @@ final class GatewayMetrics {
                                 .tags("task_type", t.taskType(), "outcome", t.outcome())
                                 .register(registry))
                 .increment();
+    }
+
+    /**
+     * The ledger's writes: {@code tiergate_ledger_transactions_total} (commits) and {@code
+     * tiergate_ledger_writes_total{ran_on}} ({@code writer}: through the group-commit writer thread; {@code
+     * caller}: on the caller's own thread, SQLite at light load). Writes per transaction is the average batch.
+     */
+    void ledger(Ledger ledger) {
+        FunctionCounter.builder(
+                        "tiergate.ledger.transactions",
+                        ledger,
+                        l -> l.writeStats().transactions())
+                .description("Ledger write transactions committed")
+                .register(registry);
+        FunctionCounter.builder("tiergate.ledger.writes", ledger, l -> {
+                    WriteStats s = l.writeStats();
+                    return s.writes() - s.writesOnCaller();
+                })
+                .description("Ledger writes (reserve, settle, ...) committed, by the thread that ran them")
+                .tags("ran_on", "writer")
+                .register(registry);
+        FunctionCounter.builder(
+                        "tiergate.ledger.writes", ledger, l -> l.writeStats().writesOnCaller())
+                .description("Ledger writes (reserve, settle, ...) committed, by the thread that ran them")
+                .tags("ran_on", "caller")
+                .register(registry);
     }
 
     String scrape() {

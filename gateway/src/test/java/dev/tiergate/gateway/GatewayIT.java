@@ -497,6 +497,20 @@ class GatewayIT {
                 .contains("gen_ai_client_token_usage")
                 .contains("gen_ai_client_operation_duration_seconds")
                 .contains("tiergate_cost_usd_total");
+        // every call above was reserved and settled in the ledger: transactions and writes were counted
+        assertThat(counter(metrics, "tiergate_ledger_transactions_total")).isPositive();
+        assertThat(counter(metrics, "tiergate_ledger_writes_total{ran_on=\"writer\"}")
+                        + counter(metrics, "tiergate_ledger_writes_total{ran_on=\"caller\"}"))
+                .isGreaterThanOrEqualTo(counter(metrics, "tiergate_ledger_transactions_total"));
+    }
+
+    /** The value of the sample named exactly {@code series} (name and labels) in a Prometheus scrape. */
+    private static double counter(String scrape, String series) {
+        return scrape.lines()
+                .filter(l -> l.startsWith(series + " "))
+                .mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1)))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no " + series + " in:\n" + scrape));
     }
 
     @Test

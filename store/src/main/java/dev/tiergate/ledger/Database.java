@@ -16,6 +16,9 @@ sealed interface Database extends AutoCloseable permits SqliteDatabase, Postgres
     /** Runs {@code work} in one write transaction; rolls back if it throws. */
     <T> T write(Work<T> work);
 
+    /** How the writes have been committed so far. */
+    WriteStats writeStats();
+
     /** Runs {@code work} for reading (one consistent statement at least). */
     <T> T read(Work<T> work);
 

@@ -87,6 +87,7 @@ final class GroupCommit implements AutoCloseable {
     private volatile boolean closed; // written under admission
     private volatile long batches; // written under the connection lock
     private volatile long works; // written under the connection lock
+    private volatile long worksOnCaller; // written under the connection lock
     // Moving averages (weight 1/8) of the time between writes arriving and of a transaction's duration. The first
     // is updated by callers without a lock: a lost update only makes the estimate a little staler.
     private final AtomicLong lastArrivalNanos = new AtomicLong(System.nanoTime() - MAX_GAP_NANOS);
@@ -128,6 +129,7 @@ final class GroupCommit implements AutoCloseable {
                     throw new LedgerException("the ledger is closed");
                 }
                 runAlone(pending);
+                countOnCaller();
             } finally {
                 connection.unlock();
             }
@@ -160,6 +162,16 @@ final class GroupCommit implements AutoCloseable {
      */
     boolean quiet() {
         return queue.isEmpty() && !connection.isLocked() && meanGapNanos >= QUIET_RATIO * meanTookNanos;
+    }
+
+    @SuppressWarnings("NonAtomicVolatileUpdate") // only the holder of the connection lock writes it
+    private void countOnCaller() {
+        worksOnCaller++;
+    }
+
+    /** What has been committed so far, and how much of it ran on callers' threads. */
+    WriteStats stats() {
+        return new WriteStats(batches, works, worksOnCaller);
     }
 
     /** Transactions committed so far. */

@@ -324,6 +324,11 @@ final class JdbcLedger implements Ledger {
     }
 
     @Override
+    public WriteStats writeStats() {
+        return db.writeStats();
+    }
+
+    @Override
     public Settlement settle(ReservationId reservation, Outcome outcome) {
         if (outcome.status() == CallStatus.DENIED || outcome.status() == CallStatus.INTERRUPTED) {
             throw new IllegalArgumentException("a call is settled as ok, upstream_error or client_cancelled, not "

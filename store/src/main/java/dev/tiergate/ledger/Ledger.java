@@ -106,6 +106,12 @@ public interface Ledger extends AutoCloseable {
     /** Budget events at or after {@code since}, oldest first. */
     List<LedgerEvent> events(Instant since);
 
+    /**
+     * How this instance's ledger writes have been committed so far (group-commit batches, and writes run on
+     * their caller's thread); for metrics.
+     */
+    WriteStats writeStats();
+
     /** Closes the database connections. */
     @Override
     void close();

@@ -139,6 +139,11 @@ final class PostgresDatabase implements Database {
     }
 
     @Override
+    public WriteStats writeStats() {
+        return writes.stats();
+    }
+
+    @Override
     public Dialect dialect() {
         return Dialect.POSTGRESQL;
     }

@@ -123,6 +123,11 @@ final class SqliteDatabase implements Database {
     }
 
     @Override
+    public WriteStats writeStats() {
+        return writes.stats();
+    }
+
+    @Override
     public Dialect dialect() {
         return Dialect.SQLITE;
     }

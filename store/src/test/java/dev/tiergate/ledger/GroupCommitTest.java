@@ -306,14 +306,14 @@ class GroupCommitTest {
             assertThat(commits.write(GroupCommitTest::incrementOn)).isEqualTo(caller);
         }
         assertThat(counter()).isEqualTo(3);
-        assertThat(commits.batches()).isEqualTo(3);
-        assertThat(commits.works()).isEqualTo(3);
+        assertThat(commits.stats()).isEqualTo(new WriteStats(3, 3, 3));
     }
 
     @Test
     void withoutTheOptionEveryTransactionRunsOnTheWriter() throws Exception {
         awaitQuiet();
         assertThat(commits.write(GroupCommitTest::incrementOn)).isEqualTo("test-writer");
+        assertThat(commits.stats()).isEqualTo(new WriteStats(1, 1, 0));
     }
 
     @Test
@@ -340,7 +340,8 @@ class GroupCommitTest {
             }
         }
         assertThat(counter()).isEqualTo(4);
-        assertThat(commits.batches()).isEqualTo(2);
+        // the caller's own, then the three queued behind it in one batch
+        assertThat(commits.stats()).isEqualTo(new WriteStats(2, 4, 1));
     }
 
     @Test
