@@ -55,4 +55,22 @@ class StreamWatchdogTest {
         assertThat(closed.get(10, TimeUnit.SECONDS)).isTrue();
         assertThat(w.firedReason()).isEqualTo("the call passed its total deadline");
     }
+
+    @Test
+    void callsThatEndBeforeTheirTimeoutsDoNotWakeTheWatchdogThreadEachTime() {
+        // as at 1,000 calls/s with one or two in flight: each call starts and ends long before its timeouts
+        StreamWatchdog.start(() -> {}, Duration.ofSeconds(60), Instant.now().plusSeconds(120))
+                .close();
+        long before = StreamWatchdog.sweeps();
+        for (int i = 0; i < 10_000; i++) {
+            StreamWatchdog.start(
+                            () -> closed.complete(true),
+                            Duration.ofSeconds(60),
+                            Instant.now().plusSeconds(120))
+                    .close();
+        }
+        // a wake-up per call would be 10,000; other tests' short timeouts may add a few periodic ones
+        assertThat(StreamWatchdog.sweeps() - before).isLessThan(50);
+        assertThat(closed).isNotDone();
+    }
 }
