@@ -23,9 +23,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * timer hand-off on every call.) Touching is a volatile write; starting and closing are a set insert and remove.
  */
 final class StreamWatchdog implements AutoCloseable {
-    /** The sweeper never sleeps longer than this, nor (when calls come and go) shorter than the floor. */
+    /** The longest the sweeper sleeps. */
     private static final long MAX_SLEEP_NANOS = Duration.ofHours(1).toNanos();
 
+    /** A call already due counts as this short a timeout, so the sweeper never spins. */
     private static final long MIN_TIMEOUT_FLOOR_NANOS = Duration.ofMillis(1).toNanos();
 
     private static final Set<StreamWatchdog> WATCHED = ConcurrentHashMap.newKeySet();
