@@ -120,10 +120,7 @@ final class GroupCommit implements AutoCloseable {
             throw new IllegalStateException("a ledger write inside a ledger write would wait for itself");
         }
         Pending<T> pending = new Pending<>(work);
-        if (runOnCallerWhenQuiet) {
-            arrived();
-        }
-        if (runOnCallerWhenQuiet && quiet() && connection.tryLock()) {
+        if (runOnCallerWhenQuiet && arrivedQuiet() && connection.tryLock()) {
             try {
                 if (closed) {
                     throw new LedgerException("the ledger is closed");
@@ -147,12 +144,13 @@ final class GroupCommit implements AutoCloseable {
         return pending.await();
     }
 
-    /** Notes a write's arrival in the average time between writes. */
+    /** Notes a write's arrival in the average time between writes; returns whether the connection is quiet. */
     @SuppressWarnings("NonAtomicVolatileUpdate") // an estimate: racing callers may lose one another's update
-    private void arrived() {
+    private boolean arrivedQuiet() {
         long now = System.nanoTime();
         long gap = Math.min(now - lastArrivalNanos.getAndSet(now), MAX_GAP_NANOS);
         meanGapNanos += (gap - meanGapNanos) >> 3;
+        return quiet();
     }
 
     /**
@@ -172,16 +170,6 @@ final class GroupCommit implements AutoCloseable {
     /** What has been committed so far, and how much of it ran on callers' threads. */
     WriteStats stats() {
         return new WriteStats(batches, works, worksOnCaller);
-    }
-
-    /** Transactions committed so far. */
-    long batches() {
-        return batches;
-    }
-
-    /** Works committed so far; divided by {@link #batches()}, the average batch size. */
-    long works() {
-        return works;
     }
 
     private void loop() {

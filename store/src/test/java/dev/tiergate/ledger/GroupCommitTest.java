@@ -113,9 +113,9 @@ class GroupCommitTest {
             assertThat(seen).containsExactlyInAnyOrderElementsOf(range(51));
         }
         assertThat(counter()).isEqualTo(51);
-        assertThat(commits.works()).isEqualTo(51);
+        assertThat(commits.stats().writes()).isEqualTo(51);
         // the first alone, the 50 queued behind it in one transaction
-        assertThat(commits.batches()).isEqualTo(2);
+        assertThat(commits.stats().transactions()).isEqualTo(2);
     }
 
     /** A write holding the writer thread inside its transaction until {@code release} opens. */
@@ -151,13 +151,7 @@ class GroupCommitTest {
 
     /** Waits (at most 10 s) until {@code n} writes wait in the writer's queue. */
     private void awaitQueued(int n) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (queued() < n) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("expected " + n + " queued writes, got " + queued());
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-        }
+        await(() -> queued() >= n, () -> "expected " + n + " queued writes, got " + queued());
     }
 
     /** Waits (at most 10 s) until {@code n} writes are queued and the writer waits for the connection lock. */
@@ -165,11 +159,30 @@ class GroupCommitTest {
         var field = GroupCommit.class.getDeclaredField("connection");
         field.setAccessible(true);
         var lock = (java.util.concurrent.locks.ReentrantLock) field.get(commits);
+        await(
+                () -> queued() == n && lock.getQueueLength() == 1,
+                () -> "expected " + n + " queued writes and the writer waiting, got " + queued() + " and "
+                        + lock.getQueueLength());
+    }
+
+    /** A condition polled by {@link #await}; may read private state reflectively. */
+    @FunctionalInterface
+    private interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    /** A failure message for {@link #await}. */
+    @FunctionalInterface
+    private interface Message {
+        String text() throws Exception;
+    }
+
+    /** Polls {@code condition} every millisecond for at most 10 s; fails with {@code message} if it never holds. */
+    private static void await(Condition condition, Message message) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (queued() != n || lock.getQueueLength() != 1) {
+        while (!condition.holds()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("expected " + n + " queued writes and the writer waiting, got " + queued()
-                        + " and " + lock.getQueueLength());
+                throw new AssertionError(message.text());
             }
             java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
@@ -275,19 +288,20 @@ class GroupCommitTest {
             }
         }
         assertThat(counter()).isEqualTo((long) callers * writesEach);
-        assertThat(commits.works()).isEqualTo((long) callers * writesEach);
-        assertThat(commits.batches()).isLessThanOrEqualTo(commits.works());
+        WriteStats stats = commits.stats();
+        assertThat(stats.writes()).isEqualTo((long) callers * writesEach);
+        assertThat(stats.transactions()).isLessThanOrEqualTo(stats.writes());
     }
 
     /** Waits (at most 10 s) until a caller would run its own transaction. */
-    private void awaitQuiet() {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!commits.quiet()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("the connection never became quiet");
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-        }
+    private void awaitQuiet() throws Exception {
+        await(commits::quiet, () -> "the connection never became quiet");
+    }
+
+    /** Replaces the test's group commit with one whose callers run their own transactions when it is quiet. */
+    private void runOnCallerWhenQuiet() {
+        commits.close();
+        commits = newCommits(true);
     }
 
     /** Increments the counter and returns the name of the thread that ran the transaction. */
@@ -298,8 +312,7 @@ class GroupCommitTest {
 
     @Test
     void onAQuietConnectionTheCallerRunsItsOwnTransaction() throws Exception {
-        commits.close();
-        commits = newCommits(true);
+        runOnCallerWhenQuiet();
         String caller = Thread.currentThread().getName();
         for (int i = 0; i < 3; i++) {
             awaitQuiet();
@@ -318,8 +331,7 @@ class GroupCommitTest {
 
     @Test
     void writesArrivingWhileACallersOwnTransactionRunsQueueForTheWriterAndShareOneCommit() throws Exception {
-        commits.close();
-        commits = newCommits(true);
+        runOnCallerWhenQuiet();
         awaitQuiet();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Held<String> first = holdWriter(pool, GroupCommitTest::incrementOn);
@@ -346,8 +358,7 @@ class GroupCommitTest {
 
     @Test
     void writesArrivingBackToBackGoToTheWriter() throws Exception {
-        commits.close();
-        commits = newCommits(true);
+        runOnCallerWhenQuiet();
         // each transaction takes 2 ms and the next write arrives as soon as it ends: the gaps between writes
         // are about one transaction long, so after the first few (averages warming up) they should queue
         List<String> ranOn = new ArrayList<>();
@@ -364,8 +375,7 @@ class GroupCommitTest {
 
     @Test
     void closeWaitsForACallersOwnTransactionThenRefusesNewWrites() throws Exception {
-        commits.close();
-        commits = newCommits(true);
+        runOnCallerWhenQuiet();
         awaitQuiet();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Held<String> first = holdWriter(pool, GroupCommitTest::incrementOn);
