@@ -97,7 +97,9 @@ public final class LedgerLoad {
             System.err.println("usage: LedgerLoad --sqlite [--file F] [--rate 1000] [--seconds 20] [--warmup 10]"
                     + " [--sequential: rate x seconds pairs back to back on one thread]"
                     + " [--request-ids ordered|random: the gateway's time-ordered ids (default) or random ones]"
-                    + " [--platform-threads: open-loop pairs on platform threads, not virtual threads]\n"
+                    + " [--platform-threads: open-loop pairs on platform threads, not virtual threads]"
+                    + " [--timeline F: each measured pair's due time (CLOCK_MONOTONIC ns), lateness and service]"
+                    + " [--host-probe: find when the host ran slow (HostProbe); also report the pairs clear of it]\n"
                     + "       LedgerLoad --postgres [--instances 2] [--threads 8] [--pool 8] [--seconds 20]"
                     + " [--warmup 10] [--synchronous-commit on]");
             System.exit(2);
@@ -132,9 +134,21 @@ public final class LedgerLoad {
                     sequential ? rate * seconds : seconds,
                     sequential ? "pairs" : "s");
             long cpu0 = processCpuNanos();
-            Paced run = sequential
-                    ? sequential(ledger, budgets, ids, rate * seconds)
-                    : paced(ledger, budgets, ids, rate, seconds);
+            long from = System.nanoTime();
+            HostProbe probe = o.containsKey("host-probe")
+                    ? HostProbe.start(Runtime.getRuntime().availableProcessors())
+                    : null;
+            Paced run;
+            try {
+                run = sequential
+                        ? sequential(ledger, budgets, ids, rate * seconds)
+                        : paced(ledger, budgets, ids, rate, seconds);
+            } finally {
+                if (probe != null) {
+                    probe.close();
+                }
+            }
+            long to = System.nanoTime();
             long cpu = processCpuNanos() - cpu0;
             System.out.printf(
                     Locale.ROOT,
@@ -152,6 +166,15 @@ public final class LedgerLoad {
             System.out.println("latency from scheduled start (incl. queueing): " + percentiles(run.fromSchedule()));
             System.out.println("latency from actual start (service time):     " + percentiles(run.service()));
             System.out.println("scheduler lateness (driver, not ledger):      " + percentiles(run.lateness()));
+            if (probe != null && !sequential) {
+                System.out.println(probe.describe(from, to));
+                System.out.println("service time clear of them (and of the " + HOST_SETTLE_MS + " ms after each):  "
+                        + percentiles(clearOfHost(run, probe.slowWindows())));
+            }
+            String timeline = o.getOrDefault("timeline", "");
+            if (!timeline.isEmpty()) {
+                writeTimeline(Path.of(timeline), run);
+            }
             audit(ledger, budgets, since, ids.get());
         }
     }
@@ -163,7 +186,42 @@ public final class LedgerLoad {
             double wallSeconds,
             long[] fromSchedule,
             long[] service,
-            long[] lateness) {}
+            long[] lateness,
+            long[] due) {}
+
+    /** A queue that built up while the host ran slow drains within this long after (tens of ms at 1000/s). */
+    private static final long HOST_SETTLE_MS = 50;
+
+    /** The service times of the pairs that ran clear of every slow window of the host. */
+    private static long[] clearOfHost(Paced run, List<HostProbe.Window> windows) {
+        long settle = TimeUnit.MILLISECONDS.toNanos(HOST_SETTLE_MS);
+        long[] clear = new long[run.due().length];
+        int n = 0;
+        for (int i = 0; i < run.due().length; i++) {
+            long start = run.due()[i] + run.lateness()[i];
+            if (HostProbe.clear(windows, start, start + run.service()[i], settle)) {
+                clear[n++] = run.service()[i];
+            }
+        }
+        return Arrays.copyOf(clear, n);
+    }
+
+    /**
+     * One line per measured pair: when it was due ({@code System.nanoTime()}, that is CLOCK_MONOTONIC, the clock of
+     * {@code perf record -k mono}), its lateness and its service time in ns; to line slow pairs up with a profile.
+     */
+    private static void writeTimeline(Path file, Paced run) throws java.io.IOException {
+        StringBuilder sb = new StringBuilder("due_ns lateness_ns service_ns\n");
+        for (int i = 0; i < run.due().length; i++) {
+            sb.append(run.due()[i])
+                    .append(' ')
+                    .append(run.lateness()[i])
+                    .append(' ')
+                    .append(run.service()[i])
+                    .append('\n');
+        }
+        Files.writeString(file, sb);
+    }
 
     /**
      * {@code n} pairs one after another on one thread: the cost of a pair with nothing else running, so that CPU per
@@ -181,7 +239,7 @@ public final class LedgerLoad {
             service[i] = System.nanoTime() - start;
         }
         double wall = (System.nanoTime() - t0) / 1e9;
-        return new Paced(n, denied, 0, wall, service, service, new long[] {0});
+        return new Paced(n, denied, 0, wall, service, service, new long[] {0}, new long[0]);
     }
 
     /**
@@ -195,6 +253,7 @@ public final class LedgerLoad {
         long[] fromSchedule = new long[n];
         long[] service = new long[n];
         long[] lateness = new long[n];
+        long[] dueAt = new long[n];
         AtomicLong denied = new AtomicLong();
         AtomicLong errors = new AtomicLong();
         long t0 = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
@@ -203,6 +262,7 @@ public final class LedgerLoad {
                 : Executors.newVirtualThreadPerTaskExecutor()) {
             for (int i = 0; i < n; i++) {
                 long due = t0 + i * period;
+                dueAt[i] = due;
                 long wait;
                 while ((wait = due - System.nanoTime()) > 0) {
                     LockSupport.parkNanos(wait);
@@ -227,7 +287,7 @@ public final class LedgerLoad {
             }
         }
         double wall = (System.nanoTime() - t0) / 1e9;
-        return new Paced(n - errors.get(), denied.get(), errors.get(), wall, fromSchedule, service, lateness);
+        return new Paced(n - errors.get(), denied.get(), errors.get(), wall, fromSchedule, service, lateness, dueAt);
     }
 
     /** One call's ledger work: reserve its worst case against every budget, then settle its exact cost. */
