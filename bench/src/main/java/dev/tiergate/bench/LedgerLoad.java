@@ -98,8 +98,10 @@ public final class LedgerLoad {
                     + " [--sequential: rate x seconds pairs back to back on one thread]"
                     + " [--request-ids ordered|random: the gateway's time-ordered ids (default) or random ones]"
                     + " [--platform-threads: open-loop pairs on platform threads, not virtual threads]"
-                    + " [--timeline F: each measured pair's due time (CLOCK_MONOTONIC ns), lateness and service]"
-                    + " [--host-probe: find when the host ran slow (HostProbe); also report the pairs clear of it]\n"
+                    + " [--timeline F: open loop; each measured pair's due time (CLOCK_MONOTONIC ns), lateness and"
+                    + " service]"
+                    + " [--host-probe: open loop; find when the host ran slow (HostProbe), also report the pairs clear"
+                    + " of it]\n"
                     + "       LedgerLoad --postgres [--instances 2] [--threads 8] [--pool 8] [--seconds 20]"
                     + " [--warmup 10] [--synchronous-commit on]");
             System.exit(2);
@@ -135,7 +137,7 @@ public final class LedgerLoad {
                     sequential ? "pairs" : "s");
             long cpu0 = processCpuNanos();
             long from = System.nanoTime();
-            HostProbe probe = o.containsKey("host-probe")
+            HostProbe probe = o.containsKey("host-probe") && !sequential
                     ? HostProbe.start(Runtime.getRuntime().availableProcessors())
                     : null;
             Paced run;
@@ -166,7 +168,7 @@ public final class LedgerLoad {
             System.out.println("latency from scheduled start (incl. queueing): " + percentiles(run.fromSchedule()));
             System.out.println("latency from actual start (service time):     " + percentiles(run.service()));
             System.out.println("scheduler lateness (driver, not ledger):      " + percentiles(run.lateness()));
-            if (probe != null && !sequential) {
+            if (probe != null) {
                 System.out.println(probe.describe(from, to));
                 System.out.println("service time clear of them (and of the " + HOST_SETTLE_MS + " ms after each):  "
                         + percentiles(clearOfHost(run, probe.slowWindows())));
