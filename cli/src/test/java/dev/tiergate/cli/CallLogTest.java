@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.logging.Level;
+import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 
@@ -16,6 +17,7 @@ class CallLogTest {
         Logger calls = Logger.getLogger("tiergate.calls");
         calls.logp(Level.INFO, "x", "y", "{\"request_id\":\"a\"}");
         calls.logp(Level.INFO, "x", "y", "{\"request_id\":\"b\"}");
+        flush(calls);
 
         assertThat(out.toString(StandardCharsets.UTF_8))
                 .isEqualTo("{\"request_id\":\"a\"}" + System.lineSeparator() + "{\"request_id\":\"b\"}"
@@ -27,7 +29,57 @@ class CallLogTest {
         ByteArrayOutputStream again = new ByteArrayOutputStream();
         CallLog.toJsonLines(again);
         calls.logp(Level.INFO, "x", "y", "{}");
+        flush(calls);
         assertThat(again.toString(StandardCharsets.UTF_8)).isEqualTo("{}" + System.lineSeparator());
         assertThat(out.toString(StandardCharsets.UTF_8)).doesNotEndWith("{}" + System.lineSeparator());
+    }
+
+    @Test
+    void linesFromManyThreadsAreWrittenWholeAndEachThreadsInOrder() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CallLog.JsonLinesHandler handler = new CallLog.JsonLinesHandler(out);
+        int threads = 16;
+        int perThread = 2_000;
+        try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                pool.execute(() -> {
+                    for (int i = 0; i < perThread; i++) {
+                        handler.publish(new LogRecord(Level.INFO, "{\"t\":" + id + ",\"i\":" + i + "}"));
+                    }
+                });
+            }
+        }
+        handler.close(); // writes everything queued before it returns
+
+        String[] lines = out.toString(StandardCharsets.UTF_8).split(System.lineSeparator());
+        assertThat(lines).hasSize(threads * perThread);
+        int[] next = new int[threads];
+        for (String line : lines) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\{\"t\":(\\d+),\"i\":(\\d+)}")
+                    .matcher(line);
+            assertThat(m.matches()).as(line).isTrue();
+            int t = Integer.parseInt(m.group(1));
+            assertThat(Integer.parseInt(m.group(2))).isEqualTo(next[t]++);
+        }
+    }
+
+    @Test
+    void afterCloseNothingIsWrittenAndTheWriterThreadIsGone() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CallLog.JsonLinesHandler handler = new CallLog.JsonLinesHandler(out);
+        handler.publish(new LogRecord(Level.INFO, "{\"before\":true}"));
+        handler.close();
+        handler.publish(new LogRecord(Level.INFO, "{\"after\":true}"));
+        handler.flush();
+
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("{\"before\":true}" + System.lineSeparator());
+        assertThat(handler.writerAlive()).isFalse();
+    }
+
+    private static void flush(Logger logger) {
+        for (java.util.logging.Handler h : logger.getHandlers()) {
+            h.flush();
+        }
     }
 }
