@@ -42,10 +42,10 @@ final class CallLog {
      * after each batch: a line is never held back longer than the writer takes to wake.
      *
      * <p>Why not write on the caller's thread: the callers are the gateway's virtual threads, and a write to a file
-     * or pipe blocks the carrier underneath; the JDK then compensates with an extra carrier thread. Measured at 1000
-     * calls/s (docs/benchmarks.md, session 5): the gateway with the call log switched off used 4-20% less CPU per
-     * call than with the synchronous write. A full queue ({@link #CAPACITY} lines: stderr not being read) blocks
-     * the caller rather than dropping lines or growing without bound.
+     * or pipe blocks the carrier thread underneath for the whole system call. Measured at 1000 calls/s
+     * (docs/benchmarks.md, session 5), old jar against new: 10-24% less CPU per call with the writer thread, and the
+     * same throughput at saturation. A full queue ({@link #CAPACITY} lines: stderr not being read) blocks the caller
+     * rather than dropping lines or growing without bound.
      */
     static final class JsonLinesHandler extends Handler {
         static final int CAPACITY = 65_536;
