@@ -127,7 +127,7 @@ public final class HostProbe implements AutoCloseable {
     private void probe(Samples s) {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         long x = 1;
-        while (!stopped) {
+        do { // at least one piece, however soon close() comes: the probe always has a speed to report
             long w0 = System.nanoTime();
             long c0 = mx.getCurrentThreadCpuTime();
             x = work(x, iterations);
@@ -138,7 +138,7 @@ public final class HostProbe implements AutoCloseable {
             long w1 = System.nanoTime();
             s.add(w0, w1 - w0, c1 - c0);
             LockSupport.parkNanos(PAUSE_NANOS);
-        }
+        } while (!stopped);
     }
 
     /** Stops the probe threads and waits for them. */
