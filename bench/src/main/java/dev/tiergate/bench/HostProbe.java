@@ -240,9 +240,8 @@ public final class HostProbe implements AutoCloseable {
         return copy[n / 2];
     }
 
-    /** One line: how slow the host was over [from, to). */
-    String describe(long from, long to) {
-        List<Window> windows = slowWindows();
+    /** One line: how slow the host was over [from, to), given its {@link #slowWindows()}. */
+    String describe(List<Window> windows, long from, long to) {
         long longest = 0;
         for (Window w : windows) {
             longest = Math.max(longest, w.lengthNanos());
@@ -268,8 +267,9 @@ public final class HostProbe implements AutoCloseable {
         Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
         probe.close();
         long to = System.nanoTime();
-        System.out.println(probe.describe(from, to));
-        for (Window w : probe.slowWindows()) {
+        List<Window> windows = probe.slowWindows();
+        System.out.println(probe.describe(windows, from, to));
+        for (Window w : windows) {
             System.out.printf(
                     Locale.ROOT, "  at %8.1f ms for %5.1f ms%n", (w.startNanos() - from) / 1e6, w.lengthNanos() / 1e6);
         }

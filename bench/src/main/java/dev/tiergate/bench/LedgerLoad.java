@@ -169,9 +169,10 @@ public final class LedgerLoad {
             System.out.println("latency from actual start (service time):     " + percentiles(run.service()));
             System.out.println("scheduler lateness (driver, not ledger):      " + percentiles(run.lateness()));
             if (probe != null) {
-                System.out.println(probe.describe(from, to));
+                List<HostProbe.Window> windows = probe.slowWindows();
+                System.out.println(probe.describe(windows, from, to));
                 System.out.println("service time clear of them (and of the " + HOST_SETTLE_MS + " ms after each):  "
-                        + percentiles(clearOfHost(run, probe.slowWindows())));
+                        + percentiles(clearOfHost(run, windows)));
             }
             String timeline = o.getOrDefault("timeline", "");
             if (!timeline.isEmpty()) {
