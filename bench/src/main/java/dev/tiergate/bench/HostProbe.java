@@ -103,24 +103,37 @@ public final class HostProbe implements AutoCloseable {
         return x;
     }
 
-    /** How many steps of {@link #work} take about {@link #PIECE_NANOS} here, once compiled. */
+    /**
+     * How many steps of {@link #work} take about {@link #PIECE_NANOS} here, once compiled: rounds of 100 ms of
+     * running it and then timing it, until two rounds agree within 10% (the JIT has settled) or 2 s have passed.
+     * One round was not enough: timed before C2 had compiled the work, pieces later ran 7 µs instead of 30.
+     */
     private static int calibrate() {
         int iterations = 10_000;
         long x = 1;
-        long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
-        while (System.nanoTime() < until) { // long enough for the JIT to compile work()
-            x = work(x, iterations);
-        }
-        long[] took = new long[51];
-        for (int i = 0; i < took.length; i++) {
-            long t0 = System.nanoTime();
-            x = work(x, iterations);
-            took[i] = System.nanoTime() - t0;
+        long previous = Long.MAX_VALUE;
+        long median = 1;
+        long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (System.nanoTime() < giveUp) {
+            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
+            while (System.nanoTime() < until) {
+                x = work(x, iterations);
+            }
+            long[] took = new long[51];
+            for (int i = 0; i < took.length; i++) {
+                long t0 = System.nanoTime();
+                x = work(x, iterations);
+                took[i] = System.nanoTime() - t0;
+            }
+            median = Math.max(1, median(took, took.length));
+            if (Math.abs(median - previous) * 10 < previous) {
+                break;
+            }
+            previous = median;
         }
         if (x == 0) {
             Thread.onSpinWait();
         }
-        long median = Math.max(1, median(took, took.length));
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, iterations * PIECE_NANOS / median));
     }
 
