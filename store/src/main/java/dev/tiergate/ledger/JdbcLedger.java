@@ -33,13 +33,11 @@ final class JdbcLedger implements Ledger {
     // Creates a call's windows on first use and, in the same statement, locks their rows (in VALUES order, which is
     // AppliedBudget.ORDER) and reads them. A config limit replaces the stored one unless either side is a run cap
     // fixed by the run's first call. One statement for all windows: on PostgreSQL each statement is a round trip.
-    private static final String UPSERT_WINDOWS = upsertWindows("");
+    private static final String UPSERT_WINDOWS =
+            upsertWindows(true) + "\nRETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos";
     private static final String UPSERT_WINDOW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, 0)";
-    // SQLite (one writer, nothing to lock): the same upsert also adds the call's worst case to every window, one
-    // statement fewer per call; RETURNING then shows reserved with it, and a denial takes it back (ADD_RESERVED).
-    private static final String SQLITE_UPSERT_RESERVING =
-            upsertWindows(",\n  reserved_nanos = budget_window.reserved_nanos + excluded.reserved_nanos");
-    private static final String SQLITE_UPSERT_RESERVING_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, ?)";
+    // SQLite: the windows a call's admission finds new or re-limited (BudgetBook); reserved is no column there
+    static final String SQLITE_UPSERT_WINDOWS = upsertWindows(false);
     // The upsert above already holds the windows' row locks (PostgreSQL), so this touches no row it has not locked.
     private static final String ADD_RESERVED = "UPDATE budget_window SET reserved_nanos = reserved_nanos + ?"
             + " WHERE (budget, subject, window_start) IN (VALUES %s)";
@@ -47,18 +45,24 @@ final class JdbcLedger implements Ledger {
             UPDATE budget_window SET reserved_nanos = reserved_nanos - ?, spent_nanos = spent_nanos + ?
             WHERE budget = ? AND subject = ? AND window_start = ?
             RETURNING limit_nanos, spent_nanos, hard""";
-    // SQLite (one writer, so no lock order to keep): every window of a reservation charged in one statement.
+    // SQLite (one writer, so no lock order to keep): every window of a reservation charged in one statement, the
+    // windows read from the reservation's own row (a JSON array of [budget, subject, window_start])
     private static final String SQLITE_CHARGE_ALL = """
-            UPDATE budget_window SET reserved_nanos = reserved_nanos - ?, spent_nanos = spent_nanos + ?
+            UPDATE budget_window SET spent_nanos = spent_nanos + ?
             WHERE (budget, subject, window_start) IN
-                  (SELECT budget, subject, window_start FROM reservation_budget WHERE reservation_id = ?)
+                  (SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) j)
             RETURNING budget, subject, window_start, limit_nanos, spent_nanos, hard""";
-    private static final String DELETE_RESERVATION_WINDOWS = "DELETE FROM reservation_budget WHERE reservation_id = ?";
     private static final String INSERT_RESERVATION = """
             INSERT INTO reservation (id, request_id, owner, amount_nanos, created_at, lease_expires_at, started_at,
                                      key_name, team, task_type, tier, requested_model, routed_model, run_id, agent_id,
                                      max_tokens)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
+    // SQLite: the reservation carries its windows, so that admitting a call writes one row (see BudgetBook)
+    private static final String SQLITE_INSERT_RESERVATION = """
+            INSERT INTO reservation (id, request_id, owner, amount_nanos, created_at, lease_expires_at, started_at,
+                                     key_name, team, task_type, tier, requested_model, routed_model, run_id, agent_id,
+                                     max_tokens, windows)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, json_array(%s))""";
     private static final String INSERT_RESERVATION_BUDGET =
             "INSERT INTO reservation_budget (reservation_id, budget, subject, window_start) VALUES %s";
     private static final String RESERVATION_COLUMNS = "request_id, amount_nanos, started_at, key_name, team, task_type,"
@@ -67,6 +71,10 @@ final class JdbcLedger implements Ledger {
             "DELETE FROM reservation WHERE id = ? RETURNING " + RESERVATION_COLUMNS;
     private static final String TAKE_EXPIRED_RESERVATION =
             "DELETE FROM reservation WHERE id = ? AND lease_expires_at < ? RETURNING " + RESERVATION_COLUMNS;
+    // SQLite: the same, with the windows the reservation holds, and how many
+    private static final String SQLITE_TAKEN_WINDOWS = ", windows, json_array_length(windows)";
+    private static final String SQLITE_TAKE_RESERVATION = TAKE_RESERVATION + SQLITE_TAKEN_WINDOWS;
+    private static final String SQLITE_TAKE_EXPIRED_RESERVATION = TAKE_EXPIRED_RESERVATION + SQLITE_TAKEN_WINDOWS;
     private static final String TAKE_RESERVATION_WINDOWS =
             "DELETE FROM reservation_budget WHERE reservation_id = ? RETURNING budget, subject, window_start";
     private static final String INSERT_LEDGER = """
@@ -117,10 +125,14 @@ final class JdbcLedger implements Ledger {
             + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     private static final String WINDOW_COLUMNS = "budget, subject, window_start, window_end, window_kind, limit_nanos,"
             + " hard, limit_fixed, spent_nanos, reserved_nanos";
+    // budget_window with each window's reserved: a column on PostgreSQL, summed from the open reservations on SQLite
+    private static final String WINDOW_STATUS = "budget_window_status";
 
     private final Database db;
     private final String instanceId;
     private final Clock clock;
+    // SQLite: admission checks the budgets in the writer's memory; null on PostgreSQL, where instances share them
+    private final @Nullable BudgetBook book;
 
     JdbcLedger(Database db, String instanceId, Clock clock) {
         if (instanceId.isBlank()) {
@@ -130,6 +142,7 @@ final class JdbcLedger implements Ledger {
         this.db = db;
         this.instanceId = instanceId;
         this.clock = clock;
+        this.book = db instanceof SqliteDatabase sqlite ? sqlite.book() : null;
     }
 
     @Override
@@ -149,8 +162,10 @@ final class JdbcLedger implements Ledger {
         String id = UUID.randomUUID().toString();
         return db.write(tx -> {
             int n = ordered.size();
-            if (n > 0) {
-                Admission.Denied denied = lockWindows(tx, ordered, worstCase);
+            if (n > 0 || book != null) {
+                Admission.Denied denied = book != null
+                        ? book.admit(tx, ordered, worstCase, SQLITE_UPSERT_WINDOWS)
+                        : lockWindows(tx, ordered, worstCase);
                 if (denied != null) {
                     // The windows created or re-limited are kept: they reflect the config, not this call.
                     insertLedgerRow(
@@ -169,7 +184,17 @@ final class JdbcLedger implements Ledger {
                     return denied;
                 }
             }
-            if (db.dialect() == Dialect.POSTGRESQL && n > 0) {
+            if (book != null) {
+                // the book has added the worst case to the windows' reserved; the row is what recovery needs
+                PreparedStatement ps = tx.prepare(SQL.of(SQLITE_INSERT_RESERVATION, n, "json_array(?, ?, ?)"));
+                int next = bindReservation(ps, 1, id, call, worstCase, leaseExpiry);
+                for (AppliedBudget b : ordered) {
+                    setWindowKey(
+                            ps, next, b.budget(), b.subject(), b.windowStart().toEpochMilli());
+                    next += 3;
+                }
+                ps.executeUpdate();
+            } else if (n > 0) {
                 // one round trip for the three writes
                 PreparedStatement ps = tx.prepare(SQL.of(PG_ADMIT, n, "(?, ?, ?)", "(?, ?, ?, ?)"));
                 int next = bindAddReserved(ps, 1, worstCase, ordered);
@@ -177,12 +202,6 @@ final class JdbcLedger implements Ledger {
                 bindReservation(ps, next, id, call, worstCase, leaseExpiry);
                 ps.executeUpdate();
             } else {
-                if (n > 0) {
-                    // the upsert in lockWindows has added the worst case to the windows already
-                    PreparedStatement rb = tx.prepare(SQL.of(INSERT_RESERVATION_BUDGET, n, "(?, ?, ?, ?)"));
-                    bindReservationWindows(rb, 1, id, ordered);
-                    rb.executeUpdate();
-                }
                 PreparedStatement ps = tx.prepare(INSERT_RESERVATION);
                 bindReservation(ps, 1, id, call, worstCase, leaseExpiry);
                 ps.executeUpdate();
@@ -215,8 +234,8 @@ final class JdbcLedger implements Ledger {
         return next;
     }
 
-    /** Binds {@link #INSERT_RESERVATION}'s parameters from {@code from}. */
-    private void bindReservation(
+    /** Binds {@link #INSERT_RESERVATION}'s parameters from {@code from}; returns the next parameter index. */
+    private int bindReservation(
             PreparedStatement ps, int from, String id, Call call, Money worstCase, Instant leaseExpiry)
             throws SQLException {
         int next = from;
@@ -235,19 +254,20 @@ final class JdbcLedger implements Ledger {
         ps.setString(next++, call.routedModel());
         ps.setString(next++, call.runId());
         ps.setString(next++, call.agentId());
-        ps.setLong(next, call.maxTokens());
+        ps.setLong(next++, call.maxTokens());
+        return next;
     }
 
-    /** {@link #UPSERT_WINDOWS}'s text, with {@code alsoSet} added to what a conflict updates. */
-    private static String upsertWindows(String alsoSet) {
+    /** The upsert of budget windows, with a {@code reserved_nanos} column (PostgreSQL) or without (SQLite). */
+    private static String upsertWindows(boolean reservedColumn) {
         return """
                 INSERT INTO budget_window (budget, subject, window_start, window_end, window_kind, limit_nanos, hard,
-                                           limit_fixed, spent_nanos, reserved_nanos)
-                VALUES %s
+                                           limit_fixed, spent_nanos%s)
+                VALUES %%s
                 ON CONFLICT (budget, subject, window_start) DO UPDATE SET
                   limit_nanos = CASE WHEN budget_window.limit_fixed = 1 OR excluded.limit_fixed = 1
                                      THEN budget_window.limit_nanos ELSE excluded.limit_nanos END,
-                  hard = excluded.hard""" + alsoSet + "\nRETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos";
+                  hard = excluded.hard""".formatted(reservedColumn ? ", reserved_nanos" : "");
     }
 
     /** SQL texts with {@code n} groups of parameters, formatted once per template and {@code n}. */
@@ -270,30 +290,14 @@ final class JdbcLedger implements Ledger {
     }
 
     /**
-     * Creates (or re-limits) and locks the call's windows with one upsert, then checks every hard one in {@link
-     * AppliedBudget#ORDER}: the first that cannot take {@code worstCase} on top of its spent and reserved denies.
+     * PostgreSQL's admission: creates (or re-limits) and locks the call's windows with one upsert, then checks every
+     * hard one in {@link AppliedBudget#ORDER}: the first that cannot take {@code worstCase} on top of its spent and
+     * reserved denies.
      */
     private Admission.@Nullable Denied lockWindows(Database.Tx tx, List<AppliedBudget> ordered, Money worstCase)
             throws SQLException {
-        boolean reserving = db.dialect() == Dialect.SQLITE;
-        PreparedStatement ps = tx.prepare(
-                reserving
-                        ? SQL.of(SQLITE_UPSERT_RESERVING, ordered.size(), SQLITE_UPSERT_RESERVING_VALUES)
-                        : SQL.of(UPSERT_WINDOWS, ordered.size(), UPSERT_WINDOW_VALUES));
-        int i = 1;
-        for (AppliedBudget b : ordered) {
-            ps.setString(i++, b.budget());
-            ps.setString(i++, b.subject());
-            ps.setLong(i++, b.windowStart().toEpochMilli());
-            ps.setLong(i++, b.windowEnd().toEpochMilli());
-            ps.setString(i++, b.window().configName());
-            ps.setLong(i++, b.limit().nanos());
-            ps.setInt(i++, b.hard() ? 1 : 0);
-            ps.setInt(i++, b.limitSetOnFirstUse() ? 1 : 0);
-            if (reserving) {
-                ps.setLong(i++, worstCase.nanos());
-            }
-        }
+        PreparedStatement ps = tx.prepare(SQL.of(UPSERT_WINDOWS, ordered.size(), UPSERT_WINDOW_VALUES));
+        BudgetBook.bindDefinitions(ps, ordered);
         java.util.Map<WindowKey, long[]> state = new java.util.HashMap<>();
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
@@ -303,20 +307,14 @@ final class JdbcLedger implements Ledger {
             }
         }
         for (AppliedBudget b : ordered) {
-            long[] w = state.get(
-                    new WindowKey(b.budget(), b.subject(), b.windowStart().toEpochMilli()));
+            long[] w = state.get(WindowKey.of(b));
             if (w == null) {
                 throw new LedgerException("the upsert of budget window " + b.describe() + " returned no row");
             }
             Money limit = Money.ofNanos(w[0]);
             Money spent = Money.ofNanos(w[1]);
-            Money reserved = Money.ofNanos(reserving ? w[2] - worstCase.nanos() : w[2]);
+            Money reserved = Money.ofNanos(w[2]);
             if (b.hard() && spent.plus(reserved).plus(worstCase).isGreaterThan(limit)) {
-                if (reserving) {
-                    PreparedStatement undo = tx.prepare(SQL.of(ADD_RESERVED, ordered.size(), "(?, ?, ?)"));
-                    bindAddReserved(undo, 1, Money.ZERO.minus(worstCase), ordered);
-                    undo.executeUpdate();
-                }
                 return new Admission.Denied(b, limit, spent, reserved, worstCase);
             }
         }
@@ -338,7 +336,7 @@ final class JdbcLedger implements Ledger {
             if (db.dialect() == Dialect.POSTGRESQL) {
                 return settleInOneStatement(tx, reservation, outcome);
             }
-            Taken taken = take(tx, TAKE_RESERVATION, reservation, null);
+            Taken taken = take(tx, reservation, null);
             if (taken == null) {
                 return alreadyRecovered(tx, reservation, outcome);
             }
@@ -492,7 +490,7 @@ final class JdbcLedger implements Ledger {
             // finds the row gone (the DELETE's condition) and skips it
             // the work returns its events rather than adding them to ours: a group commit may run it twice
             Optional<Recovered> recovered = db.write(tx -> {
-                Taken t = take(tx, TAKE_EXPIRED_RESERVATION, reservation, nowMs);
+                Taken t = take(tx, reservation, nowMs);
                 if (t == null) {
                     return Optional.empty();
                 }
@@ -522,21 +520,33 @@ final class JdbcLedger implements Ledger {
         return new Recovery(requestIds, charged, events);
     }
 
-    /** A reservation removed from the open set, with what it held. */
-    private record Taken(Call call, Money amount) {}
+    /**
+     * A reservation removed from the open set, with what it held; on SQLite also its windows (JSON, as stored) and
+     * how many there are ({@code ""} and 0 on PostgreSQL, where they are rows of their own).
+     */
+    private record Taken(Call call, Money amount, String windows, int held) {}
 
     /** A reservation recovered after its lease expired, and the events its charge raised. */
     private record Recovered(Taken taken, List<LedgerEvent> events) {}
 
-    private @Nullable Taken take(Database.Tx tx, String sql, ReservationId reservation, @Nullable Long expiredBefore)
+    /** Removes the reservation, if it is open (and its lease expired before {@code expiredBefore}, if given). */
+    private @Nullable Taken take(Database.Tx tx, ReservationId reservation, @Nullable Long expiredBefore)
             throws SQLException {
+        boolean sqlite = book != null;
+        String sql = expiredBefore == null
+                ? (sqlite ? SQLITE_TAKE_RESERVATION : TAKE_RESERVATION)
+                : (sqlite ? SQLITE_TAKE_EXPIRED_RESERVATION : TAKE_EXPIRED_RESERVATION);
         PreparedStatement ps = tx.prepare(sql);
         ps.setString(1, reservation.value());
         if (expiredBefore != null) {
             ps.setLong(2, expiredBefore);
         }
         try (ResultSet rs = ps.executeQuery()) {
-            return rs.next() ? readTaken(rs) : null;
+            if (!rs.next()) {
+                return null;
+            }
+            Taken t = readTaken(rs);
+            return sqlite ? new Taken(t.call(), t.amount(), rs.getString(13), rs.getInt(14)) : t;
         }
     }
 
@@ -555,23 +565,15 @@ final class JdbcLedger implements Ledger {
                     rs.getString(10),
                     rs.getString(11),
                     rs.getLong(12));
-            return new Taken(call, Money.ofNanos(rs.getLong(2)));
+            return new Taken(call, Money.ofNanos(rs.getLong(2)), "", 0);
         }
-    }
-
-    /** A budget window's primary key. */
-    private record WindowKey(String budget, String subject, long windowStart) {
-        // the same order as AppliedBudget.ORDER, so settling locks windows in the order reserving does
-        static final Comparator<WindowKey> ORDER = Comparator.comparing(WindowKey::budget)
-                .thenComparing(WindowKey::subject)
-                .thenComparingLong(WindowKey::windowStart);
     }
 
     /** Moves {@code taken}'s reservation to spent as {@code cost} in each of its windows. */
     private List<LedgerEvent> charge(Database.Tx tx, ReservationId reservation, Taken taken, Money cost)
             throws SQLException {
-        if (db.dialect() == Dialect.SQLITE) {
-            return chargeAllAtOnce(tx, reservation, taken, cost);
+        if (book != null) {
+            return chargeAllAtOnce(tx, book, reservation, taken, cost);
         }
         PreparedStatement ps = tx.prepare(TAKE_RESERVATION_WINDOWS);
         ps.setString(1, reservation.value());
@@ -605,27 +607,28 @@ final class JdbcLedger implements Ledger {
         return events;
     }
 
-    /** SQLite's {@link #charge}: two statements for all windows instead of one per window plus one. */
-    private List<LedgerEvent> chargeAllAtOnce(Database.Tx tx, ReservationId reservation, Taken taken, Money cost)
-            throws SQLException {
+    /**
+     * SQLite's {@link #charge}: one statement for all the windows the reservation's row lists, and the same change
+     * made to the book.
+     */
+    private List<LedgerEvent> chargeAllAtOnce(
+            Database.Tx tx, BudgetBook book, ReservationId reservation, Taken taken, Money cost) throws SQLException {
         PreparedStatement up = tx.prepare(SQLITE_CHARGE_ALL);
-        up.setLong(1, taken.amount().nanos());
-        up.setLong(2, cost.nanos());
-        up.setString(3, reservation.value());
+        up.setLong(1, cost.nanos());
+        up.setString(2, taken.windows());
         List<ChargedWindow> charged = new ArrayList<>();
         try (ResultSet rs = up.executeQuery()) {
             while (rs.next()) {
-                charged.add(new ChargedWindow(
+                ChargedWindow c = new ChargedWindow(
                         new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)),
                         rs.getLong(4),
                         rs.getLong(5),
-                        rs.getInt(6) == 1));
+                        rs.getInt(6) == 1);
+                book.charged(c.key(), taken.amount().nanos(), c.spentAfter());
+                charged.add(c);
             }
         }
-        PreparedStatement delete = tx.prepare(DELETE_RESERVATION_WINDOWS);
-        delete.setString(1, reservation.value());
-        int held = delete.executeUpdate();
-        return eventsOfCharges(tx, reservation, held, charged, taken, cost);
+        return eventsOfCharges(tx, reservation, taken.held(), charged, taken, cost);
     }
 
     /** The soft-limit event if charging {@code cost} took window {@code w} from below its limit to it or above. */
@@ -767,7 +770,8 @@ final class JdbcLedger implements Ledger {
     @Override
     public List<BudgetStatus> budgetStatus(Instant now) {
         return db.read(tx -> {
-            PreparedStatement ps = tx.prepare("SELECT " + WINDOW_COLUMNS + " FROM budget_window WHERE window_end > ?");
+            PreparedStatement ps =
+                    tx.prepare("SELECT " + WINDOW_COLUMNS + " FROM " + WINDOW_STATUS + " WHERE window_end > ?");
             ps.setLong(1, now.toEpochMilli());
             List<BudgetStatus> out = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
@@ -795,8 +799,8 @@ final class JdbcLedger implements Ledger {
         return db.read(tx -> {
             List<BudgetStatus> out = new ArrayList<>();
             for (AppliedBudget b : budgets) {
-                PreparedStatement ps = tx.prepare("SELECT limit_nanos, spent_nanos, reserved_nanos FROM budget_window"
-                        + " WHERE budget = ? AND subject = ? AND window_start = ?");
+                PreparedStatement ps = tx.prepare("SELECT limit_nanos, spent_nanos, reserved_nanos FROM "
+                        + WINDOW_STATUS + " WHERE budget = ? AND subject = ? AND window_start = ?");
                 setWindowKey(ps, 1, b.budget(), b.subject(), b.windowStart().toEpochMilli());
                 try (ResultSet rs = ps.executeQuery()) {
                     out.add(

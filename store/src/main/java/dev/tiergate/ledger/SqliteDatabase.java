@@ -19,7 +19,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>SQLite allows one writer at a time anyway; serialising in the JVM avoids busy-waiting on the file lock, and
  * {@code BEGIN IMMEDIATE} still takes the file's write lock up front so that another process on the same file
- * can never interleave between our read of a budget and our update of it.
+ * can never interleave between our read of a budget and our update of it. The writer keeps the budget windows in
+ * memory ({@link BudgetBook}); each transaction first asks SQLite ({@code PRAGMA data_version}) whether another
+ * connection has committed since, and drops the book if so.
  *
  * <p>Checkpoints (copying the WAL back into the database file, with an fsync) run on a background platform thread
  * through a third connection, not inside a caller's commit: SQLite's automatic checkpoint would otherwise stall
@@ -39,6 +41,9 @@ final class SqliteDatabase implements Database {
     private final Map<String, PreparedStatement> readStatements = new HashMap<>();
     private final PreparedStatement begin;
     private final PreparedStatement commit;
+    private final PreparedStatement dataVersion;
+    private long lastDataVersion = -1;
+    private final BudgetBook book = new BudgetBook();
     private final Connection checkpointer;
     private final Thread checkpoints;
     private volatile boolean closed;
@@ -51,6 +56,7 @@ final class SqliteDatabase implements Database {
         this.reader = reader;
         this.begin = writer.prepareStatement("BEGIN IMMEDIATE");
         this.commit = writer.prepareStatement("COMMIT");
+        this.dataVersion = writer.prepareStatement("PRAGMA data_version");
         this.checkpointer = checkpointer;
         Database.Tx writeTx = new Tx(writer, writeStatements);
         this.writes = new GroupCommit(
@@ -58,10 +64,12 @@ final class SqliteDatabase implements Database {
                 body -> {
                     begin.execute();
                     try {
+                        book.beginTransaction(othersCommitted());
                         body.run(writeTx);
                         commit.execute();
                     } catch (SQLException | RuntimeException | Error e) {
                         rollback(writer);
+                        book.forget();
                         throw e;
                     }
                 },
@@ -120,6 +128,26 @@ final class SqliteDatabase implements Database {
             s.execute("PRAGMA busy_timeout=10000");
         }
         return c;
+    }
+
+    /**
+     * Whether another connection (of this process or another) has committed to the file since this writer last
+     * looked; asked inside a transaction, so nothing else can commit before it ends.
+     */
+    private boolean othersCommitted() throws SQLException {
+        long v;
+        try (ResultSet rs = dataVersion.executeQuery()) {
+            rs.next();
+            v = rs.getLong(1);
+        }
+        boolean changed = v != lastDataVersion;
+        lastDataVersion = v;
+        return changed;
+    }
+
+    /** The budget windows as this writer last saw them; to be used only inside {@link #write} work. */
+    BudgetBook book() {
+        return book;
     }
 
     @Override
@@ -222,6 +250,7 @@ final class SqliteDatabase implements Database {
         try {
             begin.close();
             commit.close();
+            dataVersion.close();
             checkpointer.close();
             for (PreparedStatement ps : writeStatements.values()) {
                 ps.close();

@@ -114,8 +114,9 @@ class SqliteDatabaseTest {
                 var rs = s.executeQuery("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%_v3'"
                         + " OR sql LIKE '%WITHOUT ROWID%'")) {
             rs.next();
-            // the three per-call tables were rebuilt without rowids and renamed back; no _v3 table left behind
-            assertThat(rs.getInt(1)).isEqualTo(3);
+            // the per-call tables were rebuilt without rowids and renamed back, no _v3 table left behind; V4 then
+            // dropped reservation_budget, after copying the open reservation's window into its row (charged above)
+            assertThat(rs.getInt(1)).isEqualTo(2);
         }
     }
 }

@@ -1,0 +1,195 @@
+package dev.tiergate.ledger;
+
+import dev.tiergate.budget.Admission;
+import dev.tiergate.budget.AppliedBudget;
+import dev.tiergate.pricing.Money;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * SQLite's budget windows as its writer last saw them: limit, spent, and the sum of the open reservations on each,
+ * so that admitting a call is a check in memory and one row written (the reservation), instead of every window
+ * updated and a row per window inserted, and updated and deleted again when the call settles.
+ *
+ * <p>The database stays the truth. The book is touched only inside write transactions on the one writer
+ * connection (so never by two threads at once), and every change to it is made in the same transaction as the
+ * database change it mirrors. It is dropped whenever it could disagree with the file: when a transaction rolls
+ * back ({@link #forget}), and when a transaction begins after another connection, in this process or another, has
+ * committed to the file ({@link #beginTransaction}, from SQLite's {@code PRAGMA data_version}). A dropped window
+ * is read back from the file on its next use, with the reservations open on it summed from the {@code
+ * reservation} table. So several gateways (or ledgers) on one SQLite file stay exact, as before; they only lose
+ * the book's saving while they take turns. (The checkpoints {@link SqliteDatabase} runs, PASSIVE and RESTART,
+ * change no data and leave the book alone: {@code SqliteLedgerTest}.)
+ */
+final class BudgetBook {
+    /** Windows kept at most; above it, windows with nothing reserved are dropped at the next transaction's start. */
+    static final int MAX_WINDOWS = 10_000;
+
+    private static final String READ_WINDOW = "SELECT limit_nanos, hard, limit_fixed, spent_nanos FROM budget_window"
+            + " WHERE budget = ? AND subject = ? AND window_start = ?";
+    // the open reservations are at most the calls in flight; read only for a window that is in the file but was
+    // dropped from the book (a new window has no reservation yet)
+    private static final String RESERVED_ON_WINDOW = """
+            SELECT COALESCE(SUM(r.amount_nanos), 0) FROM reservation r, json_each(r.windows) j
+            WHERE j.value ->> 0 = ? AND j.value ->> 1 = ? AND j.value ->> 2 = ?""";
+
+    /** One window: what its row in the file holds, and the sum of the open reservations on it. */
+    private static final class Window {
+        boolean stored;
+        long limit;
+        boolean hard;
+        boolean fixed;
+        long spent;
+        long reserved;
+    }
+
+    private final Map<WindowKey, Window> windows = new HashMap<>();
+    private long loads;
+
+    /** Called as each write transaction begins; {@code othersCommitted}: the file changed under the book. */
+    void beginTransaction(boolean othersCommitted) {
+        if (othersCommitted) {
+            windows.clear();
+        } else if (windows.size() > MAX_WINDOWS) {
+            windows.values().removeIf(w -> w.reserved == 0);
+        }
+    }
+
+    /** Drops everything: the transaction that changed the book rolled back. */
+    void forget() {
+        windows.clear();
+    }
+
+    /** Windows read from the file so far (a test and benchmark figure: how often the book had to look). */
+    long loads() {
+        return loads;
+    }
+
+    /**
+     * Admits {@code worstCase} against {@code ordered} (in {@link AppliedBudget#ORDER}), inside a write transaction.
+     * Windows new to the file, or whose configured limit changed, are written first, as the upsert of the
+     * PostgreSQL path does (a run cap fixed on first use keeps its limit). Then the first hard window that cannot
+     * take the worst case on top of its spent and reserved denies; otherwise the worst case is added to every
+     * window's reserved, and the caller must insert the reservation in the same transaction.
+     */
+    Admission.@Nullable Denied admit(Database.Tx tx, List<AppliedBudget> ordered, Money worstCase, String upsertSql)
+            throws SQLException {
+        List<AppliedBudget> changed = new ArrayList<>();
+        List<Window> found = new ArrayList<>(ordered.size());
+        for (AppliedBudget b : ordered) {
+            Window w = window(tx, WindowKey.of(b));
+            if (!w.stored) {
+                w.stored = true;
+                w.limit = b.limit().nanos();
+                w.hard = b.hard();
+                w.fixed = b.limitSetOnFirstUse();
+                changed.add(b);
+            } else {
+                long limit =
+                        w.fixed || b.limitSetOnFirstUse() ? w.limit : b.limit().nanos();
+                if (limit != w.limit || w.hard != b.hard()) {
+                    w.limit = limit;
+                    w.hard = b.hard();
+                    changed.add(b);
+                }
+            }
+            found.add(w);
+        }
+        if (!changed.isEmpty()) {
+            PreparedStatement ps = tx.prepare(upsertSql.formatted(
+                    String.join(", ", java.util.Collections.nCopies(changed.size(), "(?, ?, ?, ?, ?, ?, ?, ?, 0)"))));
+            bindDefinitions(ps, changed);
+            ps.executeUpdate();
+        }
+        for (int i = 0; i < ordered.size(); i++) {
+            Window w = found.get(i);
+            if (w.hard && w.spent + w.reserved + worstCase.nanos() > w.limit) {
+                return new Admission.Denied(
+                        ordered.get(i),
+                        Money.ofNanos(w.limit),
+                        Money.ofNanos(w.spent),
+                        Money.ofNanos(w.reserved),
+                        worstCase);
+            }
+        }
+        for (Window w : found) {
+            w.reserved += worstCase.nanos();
+        }
+        return null;
+    }
+
+    /**
+     * A reservation of {@code amount} on window {@code key} was charged in this transaction, leaving the window's
+     * spent at {@code spentAfter} in the file.
+     */
+    void charged(WindowKey key, long amount, long spentAfter) {
+        Window w = windows.get(key);
+        if (w == null) {
+            return; // not in the book: read from the file, where the charge is, on its next use
+        }
+        if (w.reserved < amount) {
+            // cannot happen while the book mirrors the file; if it ever does, the file decides
+            windows.remove(key);
+            return;
+        }
+        w.reserved -= amount;
+        w.spent = spentAfter;
+    }
+
+    private Window window(Database.Tx tx, WindowKey key) throws SQLException {
+        Window w = windows.get(key);
+        if (w != null) {
+            return w;
+        }
+        loads++;
+        w = new Window();
+        PreparedStatement ps = tx.prepare(READ_WINDOW);
+        bindKey(ps, key);
+        try (ResultSet rs = ps.executeQuery()) {
+            if (rs.next()) {
+                w.stored = true;
+                w.limit = rs.getLong(1);
+                w.hard = rs.getInt(2) == 1;
+                w.fixed = rs.getInt(3) == 1;
+                w.spent = rs.getLong(4);
+            }
+        }
+        if (w.stored) {
+            PreparedStatement r = tx.prepare(RESERVED_ON_WINDOW);
+            bindKey(r, key);
+            try (ResultSet rs = r.executeQuery()) {
+                rs.next();
+                w.reserved = rs.getLong(1);
+            }
+        }
+        windows.put(key, w);
+        return w;
+    }
+
+    /** Binds the eight columns that define each of {@code windows}, from parameter 1, as the upserts list them. */
+    static void bindDefinitions(PreparedStatement ps, List<AppliedBudget> windows) throws SQLException {
+        int i = 1;
+        for (AppliedBudget b : windows) {
+            ps.setString(i++, b.budget());
+            ps.setString(i++, b.subject());
+            ps.setLong(i++, b.windowStart().toEpochMilli());
+            ps.setLong(i++, b.windowEnd().toEpochMilli());
+            ps.setString(i++, b.window().configName());
+            ps.setLong(i++, b.limit().nanos());
+            ps.setInt(i++, b.hard() ? 1 : 0);
+            ps.setInt(i++, b.limitSetOnFirstUse() ? 1 : 0);
+        }
+    }
+
+    private static void bindKey(PreparedStatement ps, WindowKey key) throws SQLException {
+        ps.setString(1, key.budget());
+        ps.setString(2, key.subject());
+        ps.setLong(3, key.windowStart());
+    }
+}
