@@ -28,7 +28,10 @@ import org.jspecify.annotations.Nullable;
  * change no data and leave the book alone: {@code SqliteLedgerTest}.)
  */
 final class BudgetBook {
-    /** Windows kept at most; above it, windows with nothing reserved are dropped at the next transaction's start. */
+    /**
+     * Windows kept before those with nothing reserved are dropped (at the next transaction's start); one window per
+     * workflow run under a per-run budget, so the book would otherwise grow with every run.
+     */
     static final int MAX_WINDOWS = 10_000;
 
     private static final String READ_WINDOW = "SELECT limit_nanos, hard, limit_fixed, spent_nanos FROM budget_window"
@@ -50,14 +53,25 @@ final class BudgetBook {
     }
 
     private final Map<WindowKey, Window> windows = new HashMap<>();
+    private final int maxWindows;
+    // twice what the last sweep kept, so that more windows with open reservations than maxWindows (as many calls
+    // in flight, each in a run of its own) do not make every transaction sweep them all
+    private int sweepAbove;
     private long loads;
+
+    /** @param maxWindows windows kept before a sweep ({@link #MAX_WINDOWS}; smaller in tests) */
+    BudgetBook(int maxWindows) {
+        this.maxWindows = maxWindows;
+        this.sweepAbove = maxWindows;
+    }
 
     /** Called as each write transaction begins; {@code othersCommitted}: the file changed under the book. */
     void beginTransaction(boolean othersCommitted) {
         if (othersCommitted) {
             windows.clear();
-        } else if (windows.size() > MAX_WINDOWS) {
+        } else if (windows.size() > sweepAbove) {
             windows.values().removeIf(w -> w.reserved == 0);
+            sweepAbove = Math.max(maxWindows, 2 * windows.size());
         }
     }
 
@@ -66,9 +80,14 @@ final class BudgetBook {
         windows.clear();
     }
 
-    /** Windows read from the file so far (a test and benchmark figure: how often the book had to look). */
+    /** Windows read from the file so far (a test figure: how often the book had to look). */
     long loads() {
         return loads;
+    }
+
+    /** Windows in the book now. */
+    int size() {
+        return windows.size();
     }
 
     /**

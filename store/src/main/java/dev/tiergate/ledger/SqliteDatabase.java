@@ -43,7 +43,7 @@ final class SqliteDatabase implements Database {
     private final PreparedStatement commit;
     private final PreparedStatement dataVersion;
     private long lastDataVersion = -1;
-    private final BudgetBook book = new BudgetBook();
+    private final BudgetBook book = new BudgetBook(BudgetBook.MAX_WINDOWS);
     private final Connection checkpointer;
     private final Thread checkpoints;
     private volatile boolean closed;

@@ -1,0 +1,93 @@
+package dev.tiergate.ledger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tiergate.budget.Admission;
+import dev.tiergate.budget.AppliedBudget;
+import dev.tiergate.budget.Window;
+import dev.tiergate.pricing.Money;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The writer's memory of the budget windows, on a real SQLite file: what it keeps, and what it drops. */
+class BudgetBookTest {
+    static final Instant T0 = Instant.parse("2026-11-29T10:00:00Z");
+    static final Money WORST = Money.parseUsd("0.50");
+
+    @TempDir
+    Path dir;
+
+    /** A run's own window, as a per-run budget of 2 USD gives it. */
+    static AppliedBudget run(int i) {
+        return new AppliedBudget(
+                "runs", "run-" + i, Window.TOTAL, Instant.EPOCH, Window.NEVER, Money.parseUsd("2"), true, false);
+    }
+
+    @Test
+    void aSweepDropsTheWindowsWithNothingReservedAndKeepsTheOthers() {
+        try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("l.db"))) {
+            BudgetBook book = new BudgetBook(4);
+            for (int i = 1; i <= 6; i++) {
+                List<AppliedBudget> one = List.of(run(i));
+                Admission.Denied denied = db.write(tx -> book.admit(tx, one, WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+                assertThat(denied).isNull();
+            }
+            // runs 1-5 settle at 0.20 (the file's spent is not touched here: only the book's view of it)
+            for (int i = 1; i <= 5; i++) {
+                book.charged(
+                        WindowKey.of(run(i)),
+                        WORST.nanos(),
+                        Money.parseUsd("0.20").nanos());
+            }
+            assertThat(book.size()).isEqualTo(6);
+
+            book.beginTransaction(false);
+
+            assertThat(book.size()).isEqualTo(1);
+            // run 6 still holds its reservation: 0.50 reserved + 1.60 is over its 2 USD
+            Admission.Denied denied = db.write(
+                    tx -> book.admit(tx, List.of(run(6)), Money.parseUsd("1.60"), JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            assertThat(denied).isNotNull();
+            assertThat(denied.reserved()).isEqualTo(WORST);
+            // a dropped window is read from the file again: its row is there (written on first use), spent 0
+            long loads = book.loads();
+            Admission.Denied again = db.write(
+                    tx -> book.admit(tx, List.of(run(1)), Money.parseUsd("2.01"), JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            assertThat(again).isNotNull();
+            assertThat(again.spent()).isEqualTo(Money.ZERO);
+            assertThat(book.loads()).isEqualTo(loads + 1);
+        }
+    }
+
+    @Test
+    void windowsThatAllHoldReservationsAreNotSweptAtEveryTransaction() {
+        try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("l.db"))) {
+            BudgetBook book = new BudgetBook(4);
+            for (int i = 1; i <= 5; i++) {
+                List<AppliedBudget> one = List.of(run(i));
+                db.write(tx -> book.admit(tx, one, WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            }
+            book.beginTransaction(false); // 5 > 4: a sweep, which keeps all five (each is reserved)
+            for (int i = 6; i <= 9; i++) {
+                List<AppliedBudget> one = List.of(run(i));
+                db.write(tx -> book.admit(tx, one, WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+                book.charged(WindowKey.of(run(i)), WORST.nanos(), WORST.nanos());
+            }
+
+            book.beginTransaction(false);
+
+            // nine windows, four with nothing reserved, but no sweep until twice the five the last one kept
+            assertThat(book.size()).isEqualTo(9);
+            db.write(tx -> book.admit(tx, List.of(run(10)), WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            book.charged(WindowKey.of(run(10)), WORST.nanos(), WORST.nanos());
+            book.beginTransaction(false);
+            assertThat(book.size()).isEqualTo(10);
+            db.write(tx -> book.admit(tx, List.of(run(11)), WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            book.beginTransaction(false);
+            assertThat(book.size()).isEqualTo(6);
+        }
+    }
+}
