@@ -2,6 +2,7 @@ package dev.tiergate.ledger;
 
 import dev.tiergate.budget.Admission;
 import dev.tiergate.budget.AppliedBudget;
+import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.pricing.Money;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -141,6 +142,24 @@ final class BudgetBook {
             w.reserved += worstCase.nanos();
         }
         return null;
+    }
+
+    /**
+     * The status of each of {@code budgets}, inside a write transaction: from memory, reading from the file only
+     * the windows the book does not hold. A window not in the file yet has its configured limit and nothing spent
+     * or reserved.
+     */
+    List<BudgetStatus> status(Database.Tx tx, List<AppliedBudget> budgets) throws SQLException {
+        List<BudgetStatus> out = new ArrayList<>(budgets.size());
+        for (AppliedBudget b : budgets) {
+            Window w = window(tx, WindowKey.of(b));
+            out.add(
+                    w.stored
+                            ? new BudgetStatus(
+                                    b, Money.ofNanos(w.limit), Money.ofNanos(w.spent), Money.ofNanos(w.reserved))
+                            : new BudgetStatus(b, b.limit(), Money.ZERO, Money.ZERO));
+        }
+        return out;
     }
 
     /**

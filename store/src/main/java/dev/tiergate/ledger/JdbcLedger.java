@@ -796,6 +796,11 @@ final class JdbcLedger implements Ledger {
 
     @Override
     public List<BudgetStatus> status(List<AppliedBudget> budgets) {
+        if (book != null) {
+            // SQLite: the writer's memory, checked against the file as any write is; a read of the file would have
+            // to sum every open reservation (a JSON scan) for each window, on every call a soft budget may demote
+            return db.write(tx -> book.status(tx, budgets));
+        }
         return db.read(tx -> {
             List<BudgetStatus> out = new ArrayList<>();
             for (AppliedBudget b : budgets) {

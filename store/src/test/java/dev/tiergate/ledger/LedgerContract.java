@@ -322,6 +322,16 @@ abstract class LedgerContract {
             // the interrupted path charges the same windows at the worst case
             admitted(reserve(ledger, a, usd("0.2")));
         }
+        // while those reservations are open, the listing of every window shows each on its own run's window
+        assertThat(ledger.budgetStatus(clock.instant()))
+                .filteredOn(st -> st.budget().budget().equals("runs"))
+                .extracting(st -> st.budget().subject() + "=" + st.reserved().toUsdString())
+                .containsExactlyInAnyOrder(
+                        "run \"7\"=0.200000000", "run [8], \\9=0.200000000", "run-\u00e9-{}=0.200000000");
+        assertThat(ledger.budgetStatus(clock.instant()))
+                .filteredOn(st -> st.budget().budget().equals("global"))
+                .extracting(st -> st.reserved().toUsdString())
+                .containsExactly("0.600000000");
         clock.advance(LEASE.multipliedBy(2));
         assertThat(ledger.recoverExpired(clock.instant()).requestIds()).hasSize(runs.size());
         for (String run : runs) {

@@ -137,4 +137,25 @@ class SqliteLedgerTest extends LedgerContract {
         assertThat(reserve(ledger, TEAM_A, usd("0.60"))).isInstanceOf(Admission.Denied.class);
         assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("4.00"));
     }
+
+    @Test
+    void theListingOfAllWindowsFindsEachHeldWindowByKey() throws SQLException {
+        admitted(reserve(ledger, TEAM_A, usd("0.20")));
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("tiergate.db"));
+                Statement s = c.createStatement();
+                ResultSet plan =
+                        s.executeQuery("EXPLAIN QUERY PLAN SELECT * FROM budget_window_status WHERE window_end > 0")) {
+            List<String> steps = new ArrayList<>();
+            while (plan.next()) {
+                steps.add(plan.getString("detail"));
+            }
+            // each held window looked up by key, not the held windows scanned for every window (a LEFT JOIN's
+            // "SCAN w", "SCAN h LEFT-JOIN"), which grew as windows x open reservations
+            assertThat(steps).contains("SEARCH w USING PRIMARY KEY (budget=? AND subject=? AND window_start=?)");
+            assertThat(steps).noneMatch(step -> step.contains("LEFT-JOIN"));
+        }
+        assertThat(ledger.budgetStatus(clock.instant()))
+                .extracting(st -> st.budget().budget() + "=" + st.reserved().toUsdString())
+                .containsExactly("global=0.200000000", "team-a=0.200000000");
+    }
 }
