@@ -129,7 +129,8 @@ final class BudgetBook {
         }
         for (int i = 0; i < ordered.size(); i++) {
             Window w = found.get(i);
-            if (w.hard && w.spent + w.reserved + worstCase.nanos() > w.limit) {
+            // exact arithmetic, as Money's: an overflow fails the call instead of wrapping past the check
+            if (w.hard && Math.addExact(Math.addExact(w.spent, w.reserved), worstCase.nanos()) > w.limit) {
                 return new Admission.Denied(
                         ordered.get(i),
                         Money.ofNanos(w.limit),
@@ -139,7 +140,7 @@ final class BudgetBook {
             }
         }
         for (Window w : found) {
-            w.reserved += worstCase.nanos();
+            w.reserved = Math.addExact(w.reserved, worstCase.nanos());
         }
         return null;
     }
