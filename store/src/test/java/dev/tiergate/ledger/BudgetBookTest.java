@@ -1,6 +1,7 @@
 package dev.tiergate.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tiergate.budget.Admission;
 import dev.tiergate.budget.AppliedBudget;
@@ -88,6 +89,31 @@ class BudgetBookTest {
             db.write(tx -> book.admit(tx, List.of(run(11)), WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
             book.beginTransaction(false);
             assertThat(book.size()).isEqualTo(6);
+        }
+    }
+
+    @Test
+    void aWorstCaseThatWouldOverflowTheCheckFailsTheCallInsteadOfPassingIt() {
+        try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("l.db"))) {
+            BudgetBook book = new BudgetBook(4);
+            Money huge = Money.ofNanos(Long.MAX_VALUE / 2 + 1);
+            AppliedBudget unlimited = new AppliedBudget(
+                    "global",
+                    "",
+                    Window.TOTAL,
+                    Instant.EPOCH,
+                    Window.NEVER,
+                    Money.ofNanos(Long.MAX_VALUE),
+                    true,
+                    false);
+            Admission.Denied first =
+                    db.write(tx -> book.admit(tx, List.of(unlimited), huge, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            assertThat(first).isNull();
+
+            // reserved + worst case is past Long.MAX_VALUE: wrapped, it would be negative and pass the check
+            assertThatThrownBy(() ->
+                            db.write(tx -> book.admit(tx, List.of(unlimited), huge, JdbcLedger.SQLITE_UPSERT_WINDOWS)))
+                    .isInstanceOf(ArithmeticException.class);
         }
     }
 }
