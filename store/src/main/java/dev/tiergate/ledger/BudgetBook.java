@@ -98,8 +98,7 @@ final class BudgetBook {
      * take the worst case on top of its spent and reserved denies; otherwise the worst case is added to every
      * window's reserved, and the caller must insert the reservation in the same transaction.
      */
-    Admission.@Nullable Denied admit(Database.Tx tx, List<AppliedBudget> ordered, Money worstCase, String upsertSql)
-            throws SQLException {
+    Admission.@Nullable Denied admit(Database.Tx tx, List<AppliedBudget> ordered, Money worstCase) throws SQLException {
         List<AppliedBudget> changed = new ArrayList<>();
         List<Window> found = new ArrayList<>(ordered.size());
         for (AppliedBudget b : ordered) {
@@ -122,8 +121,8 @@ final class BudgetBook {
             found.add(w);
         }
         if (!changed.isEmpty()) {
-            PreparedStatement ps = tx.prepare(upsertSql.formatted(
-                    String.join(", ", java.util.Collections.nCopies(changed.size(), "(?, ?, ?, ?, ?, ?, ?, ?, 0)"))));
+            PreparedStatement ps = tx.prepare(
+                    JdbcLedger.SQL.of(JdbcLedger.SQLITE_UPSERT_WINDOWS, changed.size(), "(?, ?, ?, ?, ?, ?, ?, ?, 0)"));
             bindDefinitions(ps, changed);
             ps.executeUpdate();
         }

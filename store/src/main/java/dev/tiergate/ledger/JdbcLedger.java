@@ -162,10 +162,9 @@ final class JdbcLedger implements Ledger {
         String id = UUID.randomUUID().toString();
         return db.write(tx -> {
             int n = ordered.size();
-            if (n > 0 || book != null) {
-                Admission.Denied denied = book != null
-                        ? book.admit(tx, ordered, worstCase, SQLITE_UPSERT_WINDOWS)
-                        : lockWindows(tx, ordered, worstCase);
+            if (n > 0) {
+                Admission.Denied denied =
+                        book != null ? book.admit(tx, ordered, worstCase) : lockWindows(tx, ordered, worstCase);
                 if (denied != null) {
                     // The windows created or re-limited are kept: they reflect the config, not this call.
                     insertLedgerRow(
@@ -271,7 +270,7 @@ final class JdbcLedger implements Ledger {
     }
 
     /** SQL texts with {@code n} groups of parameters, formatted once per template and {@code n}. */
-    private static final class SQL {
+    static final class SQL {
         private record Key(String template, int n) {}
 
         private static final java.util.concurrent.ConcurrentHashMap<Key, String> CACHE =

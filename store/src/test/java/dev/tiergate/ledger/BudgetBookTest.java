@@ -10,6 +10,7 @@ import dev.tiergate.pricing.Money;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,14 +28,17 @@ class BudgetBookTest {
                 "runs", "run-" + i, Window.TOTAL, Instant.EPOCH, Window.NEVER, Money.parseUsd("2"), true, false);
     }
 
+    /** Admits {@code worst} against {@code window} alone, in a write transaction of its own. */
+    static Admission.@Nullable Denied admit(SqliteDatabase db, BudgetBook book, AppliedBudget window, Money worst) {
+        return db.write(tx -> book.admit(tx, List.of(window), worst));
+    }
+
     @Test
     void aSweepDropsTheWindowsWithNothingReservedAndKeepsTheOthers() {
         try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("l.db"))) {
             BudgetBook book = new BudgetBook(4);
             for (int i = 1; i <= 6; i++) {
-                List<AppliedBudget> one = List.of(run(i));
-                Admission.Denied denied = db.write(tx -> book.admit(tx, one, WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
-                assertThat(denied).isNull();
+                assertThat(admit(db, book, run(i), WORST)).isNull();
             }
             // runs 1-5 settle at 0.20 (the file's spent is not touched here: only the book's view of it)
             for (int i = 1; i <= 5; i++) {
@@ -49,14 +53,12 @@ class BudgetBookTest {
 
             assertThat(book.size()).isEqualTo(1);
             // run 6 still holds its reservation: 0.50 reserved + 1.60 is over its 2 USD
-            Admission.Denied denied = db.write(
-                    tx -> book.admit(tx, List.of(run(6)), Money.parseUsd("1.60"), JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            Admission.Denied denied = admit(db, book, run(6), Money.parseUsd("1.60"));
             assertThat(denied).isNotNull();
             assertThat(denied.reserved()).isEqualTo(WORST);
             // a dropped window is read from the file again: its row is there (written on first use), spent 0
             long loads = book.loads();
-            Admission.Denied again = db.write(
-                    tx -> book.admit(tx, List.of(run(1)), Money.parseUsd("2.01"), JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            Admission.Denied again = admit(db, book, run(1), Money.parseUsd("2.01"));
             assertThat(again).isNotNull();
             assertThat(again.spent()).isEqualTo(Money.ZERO);
             assertThat(book.loads()).isEqualTo(loads + 1);
@@ -68,13 +70,11 @@ class BudgetBookTest {
         try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("l.db"))) {
             BudgetBook book = new BudgetBook(4);
             for (int i = 1; i <= 5; i++) {
-                List<AppliedBudget> one = List.of(run(i));
-                db.write(tx -> book.admit(tx, one, WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+                admit(db, book, run(i), WORST);
             }
             book.beginTransaction(false); // 5 > 4: a sweep, which keeps all five (each is reserved)
             for (int i = 6; i <= 9; i++) {
-                List<AppliedBudget> one = List.of(run(i));
-                db.write(tx -> book.admit(tx, one, WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+                admit(db, book, run(i), WORST);
                 book.charged(WindowKey.of(run(i)), WORST.nanos(), WORST.nanos());
             }
 
@@ -82,11 +82,11 @@ class BudgetBookTest {
 
             // nine windows, four with nothing reserved, but no sweep until twice the five the last one kept
             assertThat(book.size()).isEqualTo(9);
-            db.write(tx -> book.admit(tx, List.of(run(10)), WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            admit(db, book, run(10), WORST);
             book.charged(WindowKey.of(run(10)), WORST.nanos(), WORST.nanos());
             book.beginTransaction(false);
             assertThat(book.size()).isEqualTo(10);
-            db.write(tx -> book.admit(tx, List.of(run(11)), WORST, JdbcLedger.SQLITE_UPSERT_WINDOWS));
+            admit(db, book, run(11), WORST);
             book.beginTransaction(false);
             assertThat(book.size()).isEqualTo(6);
         }
@@ -106,14 +106,10 @@ class BudgetBookTest {
                     Money.ofNanos(Long.MAX_VALUE),
                     true,
                     false);
-            Admission.Denied first =
-                    db.write(tx -> book.admit(tx, List.of(unlimited), huge, JdbcLedger.SQLITE_UPSERT_WINDOWS));
-            assertThat(first).isNull();
+            assertThat(admit(db, book, unlimited, huge)).isNull();
 
             // reserved + worst case is past Long.MAX_VALUE: wrapped, it would be negative and pass the check
-            assertThatThrownBy(() ->
-                            db.write(tx -> book.admit(tx, List.of(unlimited), huge, JdbcLedger.SQLITE_UPSERT_WINDOWS)))
-                    .isInstanceOf(ArithmeticException.class);
+            assertThatThrownBy(() -> admit(db, book, unlimited, huge)).isInstanceOf(ArithmeticException.class);
         }
     }
 }

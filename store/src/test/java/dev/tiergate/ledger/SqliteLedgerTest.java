@@ -126,8 +126,7 @@ class SqliteLedgerTest extends LedgerContract {
         admitted(reserve(ledger, TEAM_A, usd("0.50")));
 
         assertThatThrownBy(() -> db.write(tx -> {
-                    assertThat(db.book().admit(tx, windows, usd("3.50"), JdbcLedger.SQLITE_UPSERT_WINDOWS))
-                            .isNull();
+                    assertThat(db.book().admit(tx, windows, usd("3.50"))).isNull();
                     throw new SQLException("the transaction fails after the admission");
                 }))
                 .hasMessageContaining("the transaction fails after the admission");
