@@ -15,16 +15,18 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * SQLite's budget windows as its writer last saw them: limit, spent, and the sum of the open reservations on each,
- * so that admitting a call is a check in memory and one row written (the reservation), instead of every window
- * updated and a row per window inserted, and updated and deleted again when the call settles.
+ * so that admitting a call is a check in memory and one row written (the reservation), and settling it one row
+ * updated (the same reservation, now settled), instead of every window updated and a row per window inserted, and
+ * updated and deleted again when the call settles. Settled rows are folded into {@code budget_window} and the
+ * ledger later, many at a time ({@link JdbcLedger}); a fold changes no total, so the book does not notice it.
  *
  * <p>The database stays the truth. The book is touched only inside write transactions on the one writer
  * connection (so never by two threads at once), and every change to it is made in the same transaction as the
  * database change it mirrors. It is dropped whenever it could disagree with the file: when a transaction rolls
  * back ({@link #forget}), and when a transaction begins after another connection, in this process or another, has
  * committed to the file ({@link #beginTransaction}, from SQLite's {@code PRAGMA data_version}). A dropped window
- * is read back from the file on its next use, with the reservations open on it summed from the {@code
- * reservation} table. So several gateways (or ledgers) on one SQLite file stay exact, as before; they only lose
+ * is read back from the file on its next use, with the reservations open on it, and the settled ones not folded
+ * yet, summed from the {@code reservation} table. So several gateways (or ledgers) on one SQLite file stay exact, as before; they only lose
  * the book's saving while they take turns. (The checkpoints {@link SqliteDatabase} runs, PASSIVE and RESTART,
  * change no data and leave the book alone: {@code SqliteLedgerTest}.)
  */
@@ -37,13 +39,19 @@ final class BudgetBook {
 
     private static final String READ_WINDOW = "SELECT limit_nanos, hard, limit_fixed, spent_nanos FROM budget_window"
             + " WHERE budget = ? AND subject = ? AND window_start = ?";
-    // the open reservations are at most the calls in flight; read only for a window that is in the file but was
-    // dropped from the book (a new window has no reservation yet)
-    private static final String RESERVED_ON_WINDOW = """
-            SELECT COALESCE(SUM(r.amount_nanos), 0) FROM reservation r, json_each(r.windows) j
+    // the reservation rows are at most the calls in flight and those settled since the last fold; read only for a
+    // window that is in the file but was dropped from the book (a new window has no reservation yet). Open rows
+    // (status NULL) are reserved; settled ones are spent that the fold has not yet added to the window's row.
+    private static final String HELD_ON_WINDOW = """
+            SELECT COALESCE(SUM(CASE WHEN r.status IS NULL THEN r.amount_nanos ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN r.status IS NULL THEN 0 ELSE r.cost_nanos END), 0)
+            FROM reservation r, json_each(r.windows) j
             WHERE j.value ->> 0 = ? AND j.value ->> 1 = ? AND j.value ->> 2 = ?""";
 
-    /** One window: what its row in the file holds, and the sum of the open reservations on it. */
+    /**
+     * One window: its row in the file, with spent including the settled calls not folded into that row yet, and
+     * the sum of the open reservations on it.
+     */
     private static final class Window {
         boolean stored;
         long limit;
@@ -162,22 +170,33 @@ final class BudgetBook {
         return out;
     }
 
+    /** A window after a settlement: its limit, its spent (settled calls not yet folded included), hard or soft. */
+    record Charged(WindowKey key, long limit, long spentAfter, boolean hard) {}
+
     /**
-     * A reservation of {@code amount} on window {@code key} was charged in this transaction, leaving the window's
-     * spent at {@code spentAfter} in the file.
+     * A reservation of {@code amount} on window {@code key} was settled at {@code cost} in this transaction (its
+     * row in the file now says so); moves it from reserved to spent and returns the window as it now stands.
+     *
+     * @throws LedgerException if the window is not in the file: the reservation's spend would have nowhere to go
      */
-    void charged(WindowKey key, long amount, long spentAfter) {
+    Charged settled(Database.Tx tx, WindowKey key, long amount, long cost) throws SQLException {
         Window w = windows.get(key);
-        if (w == null) {
-            return; // not in the book: read from the file, where the charge is, on its next use
-        }
-        if (w.reserved < amount) {
+        if (w != null && w.reserved < amount) {
             // cannot happen while the book mirrors the file; if it ever does, the file decides
             windows.remove(key);
-            return;
+            w = null;
         }
-        w.reserved -= amount;
-        w.spent = spentAfter;
+        if (w == null) {
+            // read from the file, where this settlement already is
+            w = window(tx, key);
+        } else {
+            w.reserved -= amount;
+            w.spent = Math.addExact(w.spent, cost);
+        }
+        if (!w.stored) {
+            throw new LedgerException("budget window " + key + " of a settled reservation is missing");
+        }
+        return new Charged(key, w.limit, w.spent, w.hard);
     }
 
     private Window window(Database.Tx tx, WindowKey key) throws SQLException {
@@ -199,11 +218,12 @@ final class BudgetBook {
             }
         }
         if (w.stored) {
-            PreparedStatement r = tx.prepare(RESERVED_ON_WINDOW);
+            PreparedStatement r = tx.prepare(HELD_ON_WINDOW);
             bindKey(r, key);
             try (ResultSet rs = r.executeQuery()) {
                 rs.next();
                 w.reserved = rs.getLong(1);
+                w.spent = Math.addExact(w.spent, rs.getLong(2));
             }
         }
         windows.put(key, w);

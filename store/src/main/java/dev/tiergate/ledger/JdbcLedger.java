@@ -12,6 +12,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -21,6 +22,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 
 /** The one {@link Ledger} implementation; SQL differences live in {@link Dialect}, connections in {@link Database}. */
@@ -45,13 +48,6 @@ final class JdbcLedger implements Ledger {
             UPDATE budget_window SET reserved_nanos = reserved_nanos - ?, spent_nanos = spent_nanos + ?
             WHERE budget = ? AND subject = ? AND window_start = ?
             RETURNING limit_nanos, spent_nanos, hard""";
-    // SQLite (one writer, so no lock order to keep): every window of a reservation charged in one statement, the
-    // windows read from the reservation's own row (a JSON array of [budget, subject, window_start])
-    private static final String SQLITE_CHARGE_ALL = """
-            UPDATE budget_window SET spent_nanos = spent_nanos + ?
-            WHERE (budget, subject, window_start) IN
-                  (SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) j)
-            RETURNING budget, subject, window_start, limit_nanos, spent_nanos, hard""";
     private static final String INSERT_RESERVATION = """
             INSERT INTO reservation (id, request_id, owner, amount_nanos, created_at, lease_expires_at, started_at,
                                      key_name, team, task_type, tier, requested_model, routed_model, run_id, agent_id,
@@ -67,14 +63,50 @@ final class JdbcLedger implements Ledger {
             "INSERT INTO reservation_budget (reservation_id, budget, subject, window_start) VALUES %s";
     private static final String RESERVATION_COLUMNS = "request_id, amount_nanos, started_at, key_name, team, task_type,"
             + " tier, requested_model, routed_model, run_id, agent_id, max_tokens";
-    private static final String TAKE_RESERVATION =
-            "DELETE FROM reservation WHERE id = ? RETURNING " + RESERVATION_COLUMNS;
     private static final String TAKE_EXPIRED_RESERVATION =
             "DELETE FROM reservation WHERE id = ? AND lease_expires_at < ? RETURNING " + RESERVATION_COLUMNS;
-    // SQLite: the same, with the windows the reservation holds, and how many
-    private static final String SQLITE_TAKEN_WINDOWS = ", windows, json_array_length(windows)";
-    private static final String SQLITE_TAKE_RESERVATION = TAKE_RESERVATION + SQLITE_TAKEN_WINDOWS;
-    private static final String SQLITE_TAKE_EXPIRED_RESERVATION = TAKE_EXPIRED_RESERVATION + SQLITE_TAKEN_WINDOWS;
+    // SQLite: a call is settled in its reservation's row (schema V5), which a fold later moves to the ledger; the
+    // row's windows (a JSON array of [budget, subject, window_start]) come back for the writer's book
+    private static final String SQLITE_SETTLED_RETURNING = " RETURNING " + RESERVATION_COLUMNS + ", windows";
+    private static final String SQLITE_SETTLE_IN_PLACE = """
+            UPDATE reservation SET recorded_at = ?, served_model = ?, input_tokens = ?, cache_write_5m_tokens = ?,
+                                   cache_write_1h_tokens = ?, cache_read_tokens = ?, output_tokens = ?,
+                                   web_search_requests = ?, cost_nanos = ?, latency_ms = ?, ttft_ms = ?,
+                                   stop_reason = ?, hit_cap = ?, status = ?, error_type = ?
+            WHERE id = ? AND status IS NULL""" + SQLITE_SETTLED_RETURNING;
+    // recovery: an open reservation whose lease expired is settled at its worst case, as interrupted
+    private static final String SQLITE_INTERRUPT_IN_PLACE = """
+            UPDATE reservation SET recorded_at = ?, served_model = routed_model, input_tokens = 0,
+                                   cache_write_5m_tokens = 0, cache_write_1h_tokens = 0, cache_read_tokens = 0,
+                                   output_tokens = 0, web_search_requests = 0, cost_nanos = amount_nanos,
+                                   latency_ms = NULL, ttft_ms = NULL, stop_reason = '', hit_cap = 0, status = ?,
+                                   error_type = ?
+            WHERE id = ? AND status IS NULL AND lease_expires_at < ?""" + SQLITE_SETTLED_RETURNING;
+    private static final String SQLITE_WINDOWS_OF =
+            "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) j";
+    // the fold: settled rows' cost into their windows, the rows into the ledger in the order they settled, gone
+    private static final String SQLITE_FOLD_WINDOW_COUNT = """
+            SELECT COUNT(*) FROM (SELECT DISTINCT j.value ->> 0, j.value ->> 1, j.value ->> 2
+                                  FROM reservation r, json_each(r.windows) j WHERE r.status IS NOT NULL)""";
+    private static final String SQLITE_FOLD_SPENT = """
+            UPDATE budget_window AS w SET spent_nanos = w.spent_nanos + s.cost
+            FROM (SELECT j.value ->> 0 AS budget, j.value ->> 1 AS subject, j.value ->> 2 AS window_start,
+                         SUM(r.cost_nanos) AS cost
+                  FROM reservation r, json_each(r.windows) j WHERE r.status IS NOT NULL
+                  GROUP BY 1, 2, 3) AS s
+            WHERE w.budget = s.budget AND w.subject = s.subject AND w.window_start = s.window_start""";
+    private static final String SQLITE_FOLD_ROWS = """
+            INSERT INTO ledger (request_id, reservation_id, started_at, recorded_at, key_name, team, task_type, tier,
+                                requested_model, routed_model, served_model, run_id, agent_id, input_tokens,
+                                cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens,
+                                web_search_requests, cost_nanos, latency_ms, ttft_ms, stop_reason, max_tokens, hit_cap,
+                                status, error_type)
+            SELECT request_id, id, started_at, recorded_at, key_name, team, task_type, tier, requested_model,
+                   routed_model, served_model, run_id, agent_id, input_tokens, cache_write_5m_tokens,
+                   cache_write_1h_tokens, cache_read_tokens, output_tokens, web_search_requests, cost_nanos, latency_ms,
+                   ttft_ms, stop_reason, max_tokens, hit_cap, status, error_type
+            FROM reservation WHERE status IS NOT NULL ORDER BY recorded_at, request_id""";
+    private static final String SQLITE_FOLD_DELETE = "DELETE FROM reservation WHERE status IS NOT NULL";
     private static final String TAKE_RESERVATION_WINDOWS =
             "DELETE FROM reservation_budget WHERE reservation_id = ? RETURNING budget, subject, window_start";
     private static final String INSERT_LEDGER = """
@@ -133,8 +165,24 @@ final class JdbcLedger implements Ledger {
     private final Clock clock;
     // SQLite: admission checks the budgets in the writer's memory; null on PostgreSQL, where instances share them
     private final @Nullable BudgetBook book;
+    // SQLite: calls settled in place since the last fold (a hint: a batch run twice may count one twice), and the
+    // thread that folds them into the ledger; null on PostgreSQL
+    private final AtomicInteger settledSinceFold = new AtomicInteger();
+    private final @Nullable Thread folder;
+    private volatile boolean closing;
+    private final long foldIntervalNanos;
+
+    /** SQLite: settled calls are folded into the ledger at least this often while any have settled. */
+    static final Duration FOLD_INTERVAL = Duration.ofMillis(100);
+    /** SQLite: a fold starts as soon as this many calls have settled since the last one. */
+    static final int FOLD_AFTER = 256;
 
     JdbcLedger(Database db, String instanceId, Clock clock) {
+        this(db, instanceId, clock, FOLD_INTERVAL);
+    }
+
+    /** @param foldInterval SQLite: how often settled calls are folded (tests fold by reading instead) */
+    JdbcLedger(Database db, String instanceId, Clock clock, Duration foldInterval) {
         if (instanceId.isBlank()) {
             db.close();
             throw new IllegalArgumentException("a ledger needs an instance id (the owner of its leases)");
@@ -143,6 +191,20 @@ final class JdbcLedger implements Ledger {
         this.instanceId = instanceId;
         this.clock = clock;
         this.book = db instanceof SqliteDatabase sqlite ? sqlite.book() : null;
+        this.foldIntervalNanos = foldInterval.toNanos();
+        if (book != null) {
+            try {
+                // settled in place by an earlier process (a crash, or a stop before its last fold): into the ledger
+                foldNow();
+            } catch (RuntimeException e) {
+                db.close();
+                throw e;
+            }
+            this.folder =
+                    Thread.ofPlatform().daemon().name("tiergate-sqlite-fold").start(this::foldLoop);
+        } else {
+            this.folder = null;
+        }
     }
 
     @Override
@@ -167,6 +229,9 @@ final class JdbcLedger implements Ledger {
                         book != null ? book.admit(tx, ordered, worstCase) : lockWindows(tx, ordered, worstCase);
                 if (denied != null) {
                     // The windows created or re-limited are kept: they reflect the config, not this call.
+                    if (book != null) {
+                        fold(tx); // the ledger's order is the order calls ended in: the settled ones go first
+                    }
                     insertLedgerRow(
                             tx,
                             call,
@@ -331,18 +396,119 @@ final class JdbcLedger implements Ledger {
             throw new IllegalArgumentException("a call is settled as ok, upstream_error or client_cancelled, not "
                     + outcome.status().wireName() + " (the ledger writes those itself)");
         }
-        return db.write(tx -> {
-            if (db.dialect() == Dialect.POSTGRESQL) {
+        Settlement settlement = db.write(tx -> {
+            if (book == null) {
                 return settleInOneStatement(tx, reservation, outcome);
             }
-            Taken taken = take(tx, reservation, null);
+            PreparedStatement ps = tx.prepare(SQLITE_SETTLE_IN_PLACE);
+            int i = 1;
+            ps.setLong(i++, clock.millis());
+            ps.setString(i++, outcome.servedModel());
+            i = bindOutcomeMeasures(ps, i, outcome);
+            bindOutcomeStatus(ps, i, outcome);
+            ps.setString(i + 3, reservation.value());
+            Taken taken = settledInPlace(ps);
             if (taken == null) {
                 return alreadyRecovered(tx, reservation, outcome);
             }
-            List<LedgerEvent> events = charge(tx, reservation, taken, outcome.cost());
-            insertLedgerRow(tx, taken.call(), outcome, reservation.value());
-            return new Settlement.Settled(events);
+            return new Settlement.Settled(chargeInBook(tx, book, taken, outcome.cost()));
         });
+        if (book != null && settledSinceFold.incrementAndGet() == FOLD_AFTER && folder != null) {
+            LockSupport.unpark(folder);
+        }
+        return settlement;
+    }
+
+    /** Runs an in-place settlement of a reservation row; the reservation, or null if it was not open. */
+    private static @Nullable Taken settledInPlace(PreparedStatement ps) throws SQLException {
+        try (ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? new Taken(readTaken(rs).call(), Money.ofNanos(rs.getLong(2)), rs.getString(13)) : null;
+        }
+    }
+
+    /**
+     * SQLite's charge: the reservation's windows move it from reserved to spent at {@code cost} in the writer's book
+     * (the file has it in the reservation's settled row, which a fold adds to the windows' rows later); returns the
+     * events the charge raises, windows in {@link WindowKey#ORDER} as PostgreSQL's path raises them.
+     */
+    private List<LedgerEvent> chargeInBook(Database.Tx tx, BudgetBook book, Taken taken, Money cost)
+            throws SQLException {
+        PreparedStatement ps = tx.prepare(SQLITE_WINDOWS_OF);
+        ps.setString(1, taken.windows());
+        List<WindowKey> keys = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                keys.add(new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)));
+            }
+        }
+        keys.sort(WindowKey.ORDER);
+        List<LedgerEvent> events = new ArrayList<>();
+        for (WindowKey key : keys) {
+            BudgetBook.Charged c = book.settled(tx, key, taken.amount().nanos(), cost.nanos());
+            softLimitEvent(tx, key, taken, cost, c.limit(), c.spentAfter(), c.hard())
+                    .ifPresent(events::add);
+        }
+        costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
+        return events;
+    }
+
+    /**
+     * SQLite: moves the settled reservation rows into the ledger and their cost into their windows' rows, in one
+     * transaction (inside {@code tx}); returns how many calls it moved. Totals do not change, so neither does the
+     * book: a window's spent was its row's plus its settled calls', and is now its row's.
+     */
+    private static int fold(Database.Tx tx) throws SQLException {
+        long windows;
+        try (ResultSet rs = tx.prepare(SQLITE_FOLD_WINDOW_COUNT).executeQuery()) {
+            rs.next();
+            windows = rs.getLong(1);
+        }
+        if (windows > 0) {
+            int charged = tx.prepare(SQLITE_FOLD_SPENT).executeUpdate();
+            if (charged != windows) {
+                throw new LedgerException("settled calls list " + windows + " budget windows but only " + charged
+                        + " exist; nothing was folded");
+            }
+        }
+        int rows = tx.prepare(SQLITE_FOLD_ROWS).executeUpdate();
+        tx.prepare(SQLITE_FOLD_DELETE).executeUpdate();
+        return rows;
+    }
+
+    /** SQLite: folds what has settled, so that a read of the ledger sees every settled call. */
+    private void foldBeforeReading() {
+        if (book != null) {
+            foldNow();
+        }
+    }
+
+    private int foldNow() {
+        settledSinceFold.set(0);
+        return db.write(JdbcLedger::fold);
+    }
+
+    /**
+     * SQLite: folds settled calls every {@link #FOLD_INTERVAL} while any have settled, and sooner once {@link
+     * #FOLD_AFTER} have; a failed fold leaves them settled in place (counted everywhere, folded next time).
+     */
+    private void foldLoop() {
+        while (!closing) {
+            LockSupport.parkNanos(foldIntervalNanos);
+            if (closing) {
+                return;
+            }
+            if (settledSinceFold.get() > 0) {
+                try {
+                    foldNow();
+                } catch (RuntimeException e) {
+                    System.getLogger(JdbcLedger.class.getName())
+                            .log(
+                                    System.Logger.Level.WARNING,
+                                    "folding settled calls into the ledger failed; will retry",
+                                    e);
+                }
+            }
+        }
     }
 
     /** PostgreSQL's settle: {@link #PG_SETTLE}, one round trip, plus one per event raised (rare). */
@@ -418,6 +584,9 @@ final class JdbcLedger implements Ledger {
 
     private Settlement alreadyRecovered(Database.Tx tx, ReservationId reservation, Outcome outcome)
             throws SQLException {
+        if (book != null) {
+            fold(tx); // its row may be settled in place still (recovered as interrupted, or settled before)
+        }
         PreparedStatement ps = tx.prepare("SELECT request_id, status FROM ledger WHERE reservation_id = ?");
         ps.setString(1, reservation.value());
         String requestId;
@@ -469,8 +638,9 @@ final class JdbcLedger implements Ledger {
     public Recovery recoverExpired(Instant now) {
         long nowMs = now.toEpochMilli();
         List<String> expired = db.read(tx -> {
-            PreparedStatement ps =
-                    tx.prepare("SELECT id FROM reservation WHERE lease_expires_at < ? ORDER BY lease_expires_at, id");
+            // SQLite: the rows settled in place are not open (the fold moves them)
+            PreparedStatement ps = tx.prepare("SELECT id FROM reservation WHERE lease_expires_at < ?"
+                    + (book != null ? " AND status IS NULL" : "") + " ORDER BY lease_expires_at, id");
             ps.setLong(1, nowMs);
             List<String> ids = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
@@ -489,7 +659,19 @@ final class JdbcLedger implements Ledger {
             // finds the row gone (the DELETE's condition) and skips it
             // the work returns its events rather than adding them to ours: a group commit may run it twice
             Optional<Recovered> recovered = db.write(tx -> {
-                Taken t = take(tx, reservation, nowMs);
+                if (book != null) {
+                    PreparedStatement ps = tx.prepare(SQLITE_INTERRUPT_IN_PLACE);
+                    ps.setLong(1, clock.millis());
+                    ps.setString(2, CallStatus.INTERRUPTED.wireName());
+                    ps.setString(3, LEASE_EXPIRED);
+                    ps.setString(4, id);
+                    ps.setLong(5, nowMs);
+                    Taken t = settledInPlace(ps);
+                    return t == null
+                            ? Optional.<Recovered>empty()
+                            : Optional.of(new Recovered(t, chargeInBook(tx, book, t, t.amount())));
+                }
+                Taken t = takeExpired(tx, reservation, nowMs);
                 if (t == null) {
                     return Optional.empty();
                 }
@@ -520,32 +702,25 @@ final class JdbcLedger implements Ledger {
     }
 
     /**
-     * A reservation removed from the open set, with what it held; on SQLite also its windows (JSON, as stored) and
-     * how many there are ({@code ""} and 0 on PostgreSQL, where they are rows of their own).
+     * A reservation removed from the open set, with what it held; on SQLite also its windows (JSON, as stored;
+     * {@code ""} on PostgreSQL, where they are rows of their own).
      */
-    private record Taken(Call call, Money amount, String windows, int held) {}
+    private record Taken(Call call, Money amount, String windows) {}
 
     /** A reservation recovered after its lease expired, and the events its charge raised. */
     private record Recovered(Taken taken, List<LedgerEvent> events) {}
 
-    /** Removes the reservation, if it is open (and its lease expired before {@code expiredBefore}, if given). */
-    private @Nullable Taken take(Database.Tx tx, ReservationId reservation, @Nullable Long expiredBefore)
+    /**
+     * PostgreSQL: removes the reservation, if it is open and its lease expired before {@code expiredBefore}. (Its
+     * settlement takes it in {@link #PG_SETTLE}.)
+     */
+    private static @Nullable Taken takeExpired(Database.Tx tx, ReservationId reservation, long expiredBefore)
             throws SQLException {
-        boolean sqlite = book != null;
-        String sql = expiredBefore == null
-                ? (sqlite ? SQLITE_TAKE_RESERVATION : TAKE_RESERVATION)
-                : (sqlite ? SQLITE_TAKE_EXPIRED_RESERVATION : TAKE_EXPIRED_RESERVATION);
-        PreparedStatement ps = tx.prepare(sql);
+        PreparedStatement ps = tx.prepare(TAKE_EXPIRED_RESERVATION);
         ps.setString(1, reservation.value());
-        if (expiredBefore != null) {
-            ps.setLong(2, expiredBefore);
-        }
+        ps.setLong(2, expiredBefore);
         try (ResultSet rs = ps.executeQuery()) {
-            if (!rs.next()) {
-                return null;
-            }
-            Taken t = readTaken(rs);
-            return sqlite ? new Taken(t.call(), t.amount(), rs.getString(13), rs.getInt(14)) : t;
+            return rs.next() ? readTaken(rs) : null;
         }
     }
 
@@ -564,16 +739,13 @@ final class JdbcLedger implements Ledger {
                     rs.getString(10),
                     rs.getString(11),
                     rs.getLong(12));
-            return new Taken(call, Money.ofNanos(rs.getLong(2)), "", 0);
+            return new Taken(call, Money.ofNanos(rs.getLong(2)), "");
         }
     }
 
-    /** Moves {@code taken}'s reservation to spent as {@code cost} in each of its windows. */
+    /** PostgreSQL: moves {@code taken}'s reservation to spent as {@code cost} in each of its windows. */
     private List<LedgerEvent> charge(Database.Tx tx, ReservationId reservation, Taken taken, Money cost)
             throws SQLException {
-        if (book != null) {
-            return chargeAllAtOnce(tx, book, reservation, taken, cost);
-        }
         PreparedStatement ps = tx.prepare(TAKE_RESERVATION_WINDOWS);
         ps.setString(1, reservation.value());
         List<WindowKey> windows = new ArrayList<>();
@@ -604,30 +776,6 @@ final class JdbcLedger implements Ledger {
         }
         costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
         return events;
-    }
-
-    /**
-     * SQLite's {@link #charge}: one statement for all the windows the reservation's row lists, and the same change
-     * made to the book.
-     */
-    private List<LedgerEvent> chargeAllAtOnce(
-            Database.Tx tx, BudgetBook book, ReservationId reservation, Taken taken, Money cost) throws SQLException {
-        PreparedStatement up = tx.prepare(SQLITE_CHARGE_ALL);
-        up.setLong(1, cost.nanos());
-        up.setString(2, taken.windows());
-        List<ChargedWindow> charged = new ArrayList<>();
-        try (ResultSet rs = up.executeQuery()) {
-            while (rs.next()) {
-                ChargedWindow c = new ChargedWindow(
-                        new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)),
-                        rs.getLong(4),
-                        rs.getLong(5),
-                        rs.getInt(6) == 1);
-                book.charged(c.key(), taken.amount().nanos(), c.spentAfter());
-                charged.add(c);
-            }
-        }
-        return eventsOfCharges(tx, reservation, taken.held(), charged, taken, cost);
     }
 
     /** The soft-limit event if charging {@code cost} took window {@code w} from below its limit to it or above. */
@@ -828,6 +976,7 @@ final class JdbcLedger implements Ledger {
                 + " SUM(cache_write_5m_tokens + cache_write_1h_tokens), SUM(cache_read_tokens), SUM(output_tokens),"
                 + " SUM(hit_cap) FROM ledger WHERE started_at >= ? GROUP BY " + g
                 + " ORDER BY SUM(cost_nanos) DESC, grp";
+        foldBeforeReading();
         return db.read(tx -> {
             PreparedStatement ps = tx.prepare(sql);
             ps.setLong(1, since.toEpochMilli());
@@ -866,6 +1015,7 @@ final class JdbcLedger implements Ledger {
             statuses.forEach(s -> text.add(s.wireName()));
         }
         sql.append(" ORDER BY seq DESC LIMIT ?");
+        foldBeforeReading();
         return db.read(tx -> {
             PreparedStatement ps = tx.prepare(sql.toString());
             int i = 1;
@@ -940,6 +1090,7 @@ final class JdbcLedger implements Ledger {
 
     @Override
     public Optional<LedgerRow> call(String requestId) {
+        foldBeforeReading();
         return db.read(tx -> {
             PreparedStatement ps = tx.prepare("SELECT " + LEDGER_COLUMNS + " FROM ledger WHERE request_id = ?");
             ps.setString(1, requestId);
@@ -1029,6 +1180,29 @@ final class JdbcLedger implements Ledger {
 
     @Override
     public void close() {
+        closing = true;
+        if (folder != null) {
+            LockSupport.unpark(folder);
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    folder.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            try {
+                foldNow(); // a stopped gateway leaves its ledger folded; if this fails, the next open folds
+            } catch (LedgerException e) {
+                System.getLogger(JdbcLedger.class.getName())
+                        .log(System.Logger.Level.WARNING, "cannot fold settled calls before closing", e);
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
         db.close();
     }
 

@@ -18,7 +18,11 @@ import java.util.List;
 final class Migrations {
     /** Every migration, oldest first; never edit one that has shipped, add the next. */
     static final List<String> ALL = List.of(
-            "V1__ledger", "V2__shadow_evidence", "V3__clustered_budget_tables", "V4__budgets_in_the_writers_memory");
+            "V1__ledger",
+            "V2__shadow_evidence",
+            "V3__clustered_budget_tables",
+            "V4__budgets_in_the_writers_memory",
+            "V5__settled_in_place");
 
     /** Arbitrary, fixed: the advisory lock that serialises migrations across instances ("tiergate" in ASCII). */
     private static final long POSTGRES_LOCK_KEY = 0x7469657267617465L;

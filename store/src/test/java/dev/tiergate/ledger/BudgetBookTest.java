@@ -33,6 +33,11 @@ class BudgetBookTest {
         return db.write(tx -> book.admit(tx, List.of(window), worst));
     }
 
+    /** Moves {@code worst} from reserved to spent at {@code cost} on {@code window}, in the book alone. */
+    static void settle(SqliteDatabase db, BudgetBook book, AppliedBudget window, Money worst, Money cost) {
+        db.write(tx -> book.settled(tx, WindowKey.of(window), worst.nanos(), cost.nanos()));
+    }
+
     @Test
     void aSweepDropsTheWindowsWithNothingReservedAndKeepsTheOthers() {
         try (SqliteDatabase db = SqliteDatabase.open(dir.resolve("l.db"))) {
@@ -42,10 +47,7 @@ class BudgetBookTest {
             }
             // runs 1-5 settle at 0.20 (the file's spent is not touched here: only the book's view of it)
             for (int i = 1; i <= 5; i++) {
-                book.charged(
-                        WindowKey.of(run(i)),
-                        WORST.nanos(),
-                        Money.parseUsd("0.20").nanos());
+                settle(db, book, run(i), WORST, Money.parseUsd("0.20"));
             }
             assertThat(book.size()).isEqualTo(6);
 
@@ -75,7 +77,7 @@ class BudgetBookTest {
             book.beginTransaction(false); // 5 > 4: a sweep, which keeps all five (each is reserved)
             for (int i = 6; i <= 9; i++) {
                 admit(db, book, run(i), WORST);
-                book.charged(WindowKey.of(run(i)), WORST.nanos(), WORST.nanos());
+                settle(db, book, run(i), WORST, WORST);
             }
 
             book.beginTransaction(false);
@@ -83,7 +85,7 @@ class BudgetBookTest {
             // nine windows, four with nothing reserved, but no sweep until twice the five the last one kept
             assertThat(book.size()).isEqualTo(9);
             admit(db, book, run(10), WORST);
-            book.charged(WindowKey.of(run(10)), WORST.nanos(), WORST.nanos());
+            settle(db, book, run(10), WORST, WORST);
             book.beginTransaction(false);
             assertThat(book.size()).isEqualTo(10);
             admit(db, book, run(11), WORST);

@@ -13,6 +13,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -49,8 +50,11 @@ class SqliteLedgerTest extends LedgerContract {
         assertThat(ledger.renew(List.of(open), clock.instant().plus(LEASE))).isEqualTo(1);
         clock.advance(LEASE.multipliedBy(2));
         assertThat(ledger.recoverExpired(clock.instant()).requestIds()).hasSize(1);
+        assertThat(ledger.calls(CallQuery.latest(10)).rows()).hasSize(4); // reading folds the settled calls
 
         java.util.Set<String> sql = databases.get(0).writeSql();
+        // the fold charges the windows it lists, each found by key
+        assertThat(sql).anyMatch(s -> s.startsWith("UPDATE budget_window AS w SET spent_nanos"));
         // admission writes the reservation alone; the windows' reserved lives in the writer's memory (BudgetBook)
         assertThat(sql).anyMatch(s -> s.startsWith("INSERT INTO reservation") && s.contains("json_array("));
         assertThat(sql).noneMatch(s -> s.contains("reserved_nanos") || s.contains("reservation_budget"));
@@ -70,7 +74,11 @@ class SqliteLedgerTest extends LedgerContract {
                 try (ResultSet plan = s.executeQuery("EXPLAIN QUERY PLAN " + statement)) {
                     while (plan.next()) {
                         Matcher m = SCAN.matcher(plan.getString("detail"));
-                        if (m.find() && tables.contains(m.group(1))) {
+                        // reservation holds only the calls in flight and those settled since the last fold: the
+                        // fold reads all of it, and recovery the open ones
+                        if (m.find()
+                                && tables.contains(m.group(1))
+                                && !m.group(1).equals("reservation")) {
                             scans.add(m.group(1) + " in: " + statement);
                         }
                     }
@@ -156,5 +164,104 @@ class SqliteLedgerTest extends LedgerContract {
         assertThat(ledger.budgetStatus(clock.instant()))
                 .extracting(st -> st.budget().budget() + "=" + st.reserved().toUsdString())
                 .containsExactly("global=0.200000000", "team-a=0.200000000");
+    }
+
+    /** A ledger on this test's file whose settled calls are folded only when it is read, opened or closed. */
+    private Ledger openFoldingOnlyOnRead(String instanceId) {
+        SqliteDatabase db = SqliteDatabase.open(dir.resolve("tiergate.db"));
+        databases.add(db);
+        return track(new JdbcLedger(db, instanceId, clock, Duration.ofDays(1)));
+    }
+
+    /** The first column of the first row of {@code sql}, read from the file through a connection of its own. */
+    private String raw(String sql) throws SQLException {
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("tiergate.db"));
+                Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery(sql)) {
+            return rs.next() ? String.valueOf(rs.getString(1)) : "no row";
+        }
+    }
+
+    @Test
+    void aSettledCallIsOneRowUpdatedThatEveryReaderCountsBeforeItIsFolded() throws SQLException {
+        Ledger first = openFoldingOnlyOnRead("gw-2");
+        Ledger second = openFoldingOnlyOnRead("gw-3");
+
+        first.settle(admitted(reserve(first, TEAM_A, usd("4.20"))), ok(usd("4.20")));
+
+        // the file: the reservation's own row, now settled; no ledger row, the windows' rows not charged yet
+        assertThat(raw("SELECT status || ' ' || cost_nanos FROM reservation")).isEqualTo("ok 4200000000");
+        assertThat(raw("SELECT COUNT(*) FROM ledger")).isEqualTo("0");
+        assertThat(raw("SELECT spent_nanos FROM budget_window WHERE budget = 'team-a'"))
+                .isEqualTo("0");
+        // every reader counts it: the status view, and another writer reading team-a's window for its book
+        assertThat(first.budgetStatus(clock.instant()))
+                .extracting(st -> st.budget().budget() + " " + st.spent().toUsdString() + " " + st.reserved())
+                .containsExactly("global 4.200000000 0.000000000 USD", "team-a 4.200000000 0.000000000 USD");
+        ReservationId last = admitted(reserve(second, TEAM_A, usd("0.30")));
+        assertThat(second.status(RULES.applicable(TEAM_A, clock.instant())))
+                .extracting(st -> st.budget().budget() + " " + st.spent().toUsdString() + " " + st.reserved())
+                .containsExactlyInAnyOrder("team-a 4.200000000 0.300000000 USD", "global 4.200000000 0.300000000 USD");
+
+        // reading the ledger folds: the row moves, its cost goes into its windows' rows, totals unchanged
+        assertThat(first.calls(CallQuery.latest(10)).rows())
+                .extracting(row ->
+                        row.call().requestId() + " " + row.outcome().cost().toUsdString())
+                .containsExactly("req-1 4.200000000");
+        assertThat(raw("SELECT COUNT(*) FROM reservation WHERE status IS NOT NULL"))
+                .isEqualTo("0");
+        assertThat(raw("SELECT spent_nanos FROM budget_window WHERE budget = 'team-a'"))
+                .isEqualTo("4200000000");
+        assertThat(raw("SELECT spent_nanos FROM budget_window WHERE budget = 'global'"))
+                .isEqualTo("4200000000");
+        // the other writer re-reads the window after the fold (another connection committed) and still finds 4.20
+        Admission over = reserve(second, TEAM_A, usd("0.01"));
+        assertThat(over).isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) over).spent()).isEqualTo(usd("4.20"));
+        second.settle(last, ok(usd("0.05")));
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("4.25"));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(Money.ZERO);
+    }
+
+    @Test
+    void callsSettledButNotFoldedWhenAWriterDiesAreFoldedByTheNextOneAndNeverRecovered() throws SQLException {
+        Ledger dying = openFoldingOnlyOnRead("gw-2");
+        dying.settle(admitted(reserve(dying, TEAM_A, usd("0.40"))), ok(usd("0.15")));
+        ReservationId inFlight = admitted(reserve(dying, TEAM_A, usd("0.25")));
+        assertThat(raw("SELECT COUNT(*) FROM reservation")).isEqualTo("2");
+        // (never closed: a closing ledger folds first)
+
+        clock.advance(LEASE.multipliedBy(2));
+        Ledger next = track(open("gw-3", clock));
+        assertThat(raw("SELECT COUNT(*) FROM ledger")).isEqualTo("1");
+
+        // opening folded the settled call at its exact cost; recovery charges only the one still in flight
+        assertThat(next.call("req-1").orElseThrow().outcome().cost()).isEqualTo(usd("0.15"));
+        assertThat(next.recoverExpired(clock.instant()).requestIds()).containsExactly("req-2");
+        assertThat(next.calls(CallQuery.latest(10)).rows())
+                .extracting(row ->
+                        row.call().requestId() + " " + row.outcome().status().wireName() + " "
+                                + row.outcome().cost().toUsdString())
+                .containsExactly("req-2 interrupted 0.250000000", "req-1 ok 0.150000000");
+        assertThat(next.budgetStatus(clock.instant()))
+                .extracting(st -> st.budget().budget() + " " + st.spent().toUsdString() + " " + st.reserved())
+                .containsExactly("global 0.400000000 0.000000000 USD", "team-a 0.400000000 0.000000000 USD");
+        assertThat(dying.settle(inFlight, ok(usd("0.01")))).isInstanceOf(Settlement.AlreadyRecovered.class);
+    }
+
+    @Test
+    void aFoldThatFindsAWindowMissingMovesNothing() throws SQLException {
+        Ledger l = openFoldingOnlyOnRead("gw-2");
+        l.settle(admitted(reserve(l, TEAM_A, usd("0.40"))), ok(usd("0.15")));
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("tiergate.db"));
+                Statement s = c.createStatement()) {
+            s.execute("DELETE FROM budget_window WHERE budget = 'team-a'");
+        }
+
+        assertThatThrownBy(() -> l.calls(CallQuery.latest(10)))
+                .hasMessageContaining("settled calls list 2 budget windows but only 1 exist; nothing was folded");
+        assertThat(raw("SELECT status FROM reservation")).isEqualTo("ok");
+        assertThat(raw("SELECT spent_nanos FROM budget_window WHERE budget = 'global'"))
+                .isEqualTo("0");
     }
 }

@@ -1,0 +1,3 @@
+-- V5 lets SQLite settle a call in its reservation's row and fold settled rows into the ledger in batches (its one
+-- writer keeps the budget windows in memory meanwhile). PostgreSQL instances share budgets row by row and settle
+-- in one statement as before: nothing changes here.
