@@ -26,9 +26,9 @@ import org.jspecify.annotations.Nullable;
  * back ({@link #forget}), and when a transaction begins after another connection, in this process or another, has
  * committed to the file ({@link #beginTransaction}, from SQLite's {@code PRAGMA data_version}). A dropped window
  * is read back from the file on its next use, with the reservations open on it, and the settled ones not folded
- * yet, summed from the {@code reservation} table. So several gateways (or ledgers) on one SQLite file stay exact, as before; they only lose
- * the book's saving while they take turns. (The checkpoints {@link SqliteDatabase} runs, PASSIVE and RESTART,
- * change no data and leave the book alone: {@code SqliteLedgerTest}.)
+ * yet, summed from the {@code reservation} table. So several gateways (or ledgers) on one SQLite file stay exact,
+ * as before; they only lose the book's saving while they take turns. (The checkpoints {@link SqliteDatabase} runs,
+ * PASSIVE and RESTART, change no data and leave the book alone: {@code SqliteLedgerTest}.)
  */
 final class BudgetBook {
     /**
