@@ -18,7 +18,7 @@ import org.jspecify.annotations.Nullable;
  * so that admitting a call is a check in memory and one row written (the reservation), and settling it one row
  * updated (the same reservation, now settled), instead of every window updated and a row per window inserted, and
  * updated and deleted again when the call settles. Settled rows are folded into {@code budget_window} and the
- * ledger later, many at a time ({@link JdbcLedger}); a fold changes no total, so the book does not notice it.
+ * ledger later, many at a time ({@link SettledFold}); a fold changes no total, so the book does not notice it.
  *
  * <p>The database stays the truth. The book is touched only inside write transactions on the one writer
  * connection (so never by two threads at once), and every change to it is made in the same transaction as the

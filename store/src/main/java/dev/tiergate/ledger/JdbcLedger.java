@@ -22,8 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 
 /** The one {@link Ledger} implementation; SQL differences live in {@link Dialect}, connections in {@link Database}. */
@@ -84,35 +82,6 @@ final class JdbcLedger implements Ledger {
             WHERE id = ? AND status IS NULL AND lease_expires_at < ?""" + SQLITE_SETTLED_RETURNING;
     private static final String SQLITE_WINDOWS_OF =
             "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) j";
-    // the fold: settled rows' cost into their windows, the rows into the ledger in the order they settled, gone.
-    // Rows are grouped by their windows' JSON text first (the same windows give the same text: they are listed in
-    // AppliedBudget.ORDER), so the JSON is read once per set of windows, not once per call: measured at 1000/s,
-    // 100 calls per fold, the two statements took 0.26 ms instead of 1.65 ms.
-    private static final String SQLITE_FOLD_WINDOW_COUNT = """
-            SELECT COUNT(*) FROM (SELECT DISTINCT j.value ->> 0, j.value ->> 1, j.value ->> 2
-                                  FROM (SELECT DISTINCT windows FROM reservation WHERE status IS NOT NULL) g,
-                                       json_each(g.windows) j)""";
-    private static final String SQLITE_FOLD_SPENT = """
-            UPDATE budget_window AS w SET spent_nanos = w.spent_nanos + s.cost
-            FROM (SELECT j.value ->> 0 AS budget, j.value ->> 1 AS subject, j.value ->> 2 AS window_start,
-                         SUM(g.cost) AS cost
-                  FROM (SELECT windows, SUM(cost_nanos) AS cost FROM reservation WHERE status IS NOT NULL
-                        GROUP BY windows) g,
-                       json_each(g.windows) j
-                  GROUP BY 1, 2, 3) AS s
-            WHERE w.budget = s.budget AND w.subject = s.subject AND w.window_start = s.window_start""";
-    private static final String SQLITE_FOLD_ROWS = """
-            INSERT INTO ledger (request_id, reservation_id, started_at, recorded_at, key_name, team, task_type, tier,
-                                requested_model, routed_model, served_model, run_id, agent_id, input_tokens,
-                                cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens,
-                                web_search_requests, cost_nanos, latency_ms, ttft_ms, stop_reason, max_tokens, hit_cap,
-                                status, error_type)
-            SELECT request_id, id, started_at, recorded_at, key_name, team, task_type, tier, requested_model,
-                   routed_model, served_model, run_id, agent_id, input_tokens, cache_write_5m_tokens,
-                   cache_write_1h_tokens, cache_read_tokens, output_tokens, web_search_requests, cost_nanos, latency_ms,
-                   ttft_ms, stop_reason, max_tokens, hit_cap, status, error_type
-            FROM reservation WHERE status IS NOT NULL ORDER BY recorded_at, request_id""";
-    private static final String SQLITE_FOLD_DELETE = "DELETE FROM reservation WHERE status IS NOT NULL";
     private static final String TAKE_RESERVATION_WINDOWS =
             "DELETE FROM reservation_budget WHERE reservation_id = ? RETURNING budget, subject, window_start";
     private static final String INSERT_LEDGER = """
@@ -171,24 +140,11 @@ final class JdbcLedger implements Ledger {
     private final Clock clock;
     // SQLite: admission checks the budgets in the writer's memory; null on PostgreSQL, where instances share them
     private final @Nullable BudgetBook book;
-    // SQLite: calls settled in place since the last fold (a hint: a batch run twice may count one twice), and the
-    // thread that folds them into the ledger; null on PostgreSQL
-    private final AtomicInteger settledSinceFold = new AtomicInteger();
-    private final @Nullable Thread folder;
-    private volatile boolean closing;
-    private final long foldIntervalNanos;
-
-    /**
-     * SQLite: settled calls are folded into the ledger at least this often while any have settled. A fold holds the
-     * writer for about 10 µs per call it moves (measured at 1000/s), so a shorter interval means shorter waits for
-     * the calls that arrive during one, at the price of more transactions.
-     */
-    static final Duration FOLD_INTERVAL = Duration.ofMillis(50);
-    /** SQLite: a fold starts as soon as this many calls have settled since the last one. */
-    static final int FOLD_AFTER = 128;
+    // SQLite: moves calls settled in place into the ledger; null on PostgreSQL
+    private final @Nullable SettledFold fold;
 
     JdbcLedger(Database db, String instanceId, Clock clock) {
-        this(db, instanceId, clock, FOLD_INTERVAL);
+        this(db, instanceId, clock, SettledFold.INTERVAL);
     }
 
     /** @param foldInterval SQLite: how often settled calls are folded (tests fold by reading instead) */
@@ -201,19 +157,15 @@ final class JdbcLedger implements Ledger {
         this.instanceId = instanceId;
         this.clock = clock;
         this.book = db instanceof SqliteDatabase sqlite ? sqlite.book() : null;
-        this.foldIntervalNanos = foldInterval.toNanos();
         if (book != null) {
             try {
-                // settled in place by an earlier process (a crash, or a stop before its last fold): into the ledger
-                foldNow();
+                this.fold = new SettledFold(db, foldInterval);
             } catch (RuntimeException e) {
                 db.close();
                 throw e;
             }
-            this.folder =
-                    Thread.ofPlatform().daemon().name("tiergate-sqlite-fold").start(this::foldLoop);
         } else {
-            this.folder = null;
+            this.fold = null;
         }
     }
 
@@ -240,7 +192,7 @@ final class JdbcLedger implements Ledger {
                 if (denied != null) {
                     // The windows created or re-limited are kept: they reflect the config, not this call.
                     if (book != null) {
-                        fold(tx); // the ledger's order is the order calls ended in: the settled ones go first
+                        SettledFold.fold(tx); // the ledger's order is the order calls ended in: settled ones first
                     }
                     insertLedgerRow(
                             tx,
@@ -423,8 +375,8 @@ final class JdbcLedger implements Ledger {
             }
             return new Settlement.Settled(chargeInBook(tx, book, taken, outcome.cost()));
         });
-        if (book != null && settledSinceFold.incrementAndGet() == FOLD_AFTER && folder != null) {
-            LockSupport.unpark(folder);
+        if (fold != null) {
+            fold.settled();
         }
         return settlement;
     }
@@ -460,65 +412,6 @@ final class JdbcLedger implements Ledger {
         }
         costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
         return events;
-    }
-
-    /**
-     * SQLite: moves the settled reservation rows into the ledger and their cost into their windows' rows, in one
-     * transaction (inside {@code tx}); returns how many calls it moved. Totals do not change, so neither does the
-     * book: a window's spent was its row's plus its settled calls', and is now its row's.
-     */
-    private static int fold(Database.Tx tx) throws SQLException {
-        long windows;
-        try (ResultSet rs = tx.prepare(SQLITE_FOLD_WINDOW_COUNT).executeQuery()) {
-            rs.next();
-            windows = rs.getLong(1);
-        }
-        if (windows > 0) {
-            int charged = tx.prepare(SQLITE_FOLD_SPENT).executeUpdate();
-            if (charged != windows) {
-                throw new LedgerException("settled calls list " + windows + " budget windows but only " + charged
-                        + " exist; nothing was folded");
-            }
-        }
-        int rows = tx.prepare(SQLITE_FOLD_ROWS).executeUpdate();
-        tx.prepare(SQLITE_FOLD_DELETE).executeUpdate();
-        return rows;
-    }
-
-    /** SQLite: folds what has settled, so that a read of the ledger sees every settled call. */
-    private void foldBeforeReading() {
-        if (book != null) {
-            foldNow();
-        }
-    }
-
-    private int foldNow() {
-        settledSinceFold.set(0);
-        return db.write(JdbcLedger::fold);
-    }
-
-    /**
-     * SQLite: folds settled calls every {@link #FOLD_INTERVAL} while any have settled, and sooner once {@link
-     * #FOLD_AFTER} have; a failed fold leaves them settled in place (counted everywhere, folded next time).
-     */
-    private void foldLoop() {
-        while (!closing) {
-            LockSupport.parkNanos(foldIntervalNanos);
-            if (closing) {
-                return;
-            }
-            if (settledSinceFold.get() > 0) {
-                try {
-                    foldNow();
-                } catch (RuntimeException e) {
-                    System.getLogger(JdbcLedger.class.getName())
-                            .log(
-                                    System.Logger.Level.WARNING,
-                                    "folding settled calls into the ledger failed; will retry",
-                                    e);
-                }
-            }
-        }
     }
 
     /** PostgreSQL's settle: {@link #PG_SETTLE}, one round trip, plus one per event raised (rare). */
@@ -595,7 +488,7 @@ final class JdbcLedger implements Ledger {
     private Settlement alreadyRecovered(Database.Tx tx, ReservationId reservation, Outcome outcome)
             throws SQLException {
         if (book != null) {
-            fold(tx); // its row may be settled in place still (recovered as interrupted, or settled before)
+            SettledFold.fold(tx); // its row may be settled in place still (recovered as interrupted, or settled)
         }
         PreparedStatement ps = tx.prepare("SELECT request_id, status FROM ledger WHERE reservation_id = ?");
         ps.setString(1, reservation.value());
@@ -986,7 +879,9 @@ final class JdbcLedger implements Ledger {
                 + " SUM(cache_write_5m_tokens + cache_write_1h_tokens), SUM(cache_read_tokens), SUM(output_tokens),"
                 + " SUM(hit_cap) FROM ledger WHERE started_at >= ? GROUP BY " + g
                 + " ORDER BY SUM(cost_nanos) DESC, grp";
-        foldBeforeReading();
+        if (fold != null) {
+            fold.now(); // SQLite: a read of the ledger sees every settled call
+        }
         return db.read(tx -> {
             PreparedStatement ps = tx.prepare(sql);
             ps.setLong(1, since.toEpochMilli());
@@ -1025,7 +920,9 @@ final class JdbcLedger implements Ledger {
             statuses.forEach(s -> text.add(s.wireName()));
         }
         sql.append(" ORDER BY seq DESC LIMIT ?");
-        foldBeforeReading();
+        if (fold != null) {
+            fold.now(); // SQLite: a read of the ledger sees every settled call
+        }
         return db.read(tx -> {
             PreparedStatement ps = tx.prepare(sql.toString());
             int i = 1;
@@ -1100,7 +997,9 @@ final class JdbcLedger implements Ledger {
 
     @Override
     public Optional<LedgerRow> call(String requestId) {
-        foldBeforeReading();
+        if (fold != null) {
+            fold.now(); // SQLite: a read of the ledger sees every settled call
+        }
         return db.read(tx -> {
             PreparedStatement ps = tx.prepare("SELECT " + LEDGER_COLUMNS + " FROM ledger WHERE request_id = ?");
             ps.setString(1, requestId);
@@ -1190,28 +1089,8 @@ final class JdbcLedger implements Ledger {
 
     @Override
     public void close() {
-        closing = true;
-        if (folder != null) {
-            LockSupport.unpark(folder);
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    folder.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            try {
-                foldNow(); // a stopped gateway leaves its ledger folded; if this fails, the next open folds
-            } catch (LedgerException e) {
-                System.getLogger(JdbcLedger.class.getName())
-                        .log(System.Logger.Level.WARNING, "cannot fold settled calls before closing", e);
-            } finally {
-                if (interrupted) {
-                    Thread.currentThread().interrupt();
-                }
-            }
+        if (fold != null) {
+            fold.close();
         }
         db.close();
     }

@@ -1,7 +1,7 @@
 -- A call is settled in its reservation's own row (its outcome written into these columns, status no longer NULL),
 -- instead of deleting that row, charging each of its budget windows and inserting a ledger row with its three
 -- indexes: one page written on the call's path instead of six or so. A fold, every 50 ms or so, moves the settled
--- rows to the ledger and adds their cost to budget_window's spent, many calls in one transaction (JdbcLedger).
+-- rows to the ledger and adds their cost to budget_window's spent, many calls in one transaction (SettledFold).
 -- Until then a window's spent is its stored spent plus the cost of the settled rows listing it, and its reserved
 -- the amount of the open rows (status NULL) listing it: budget_window_status shows both, and readers of the ledger
 -- fold first.
