@@ -269,21 +269,29 @@ final class GroupCommit implements AutoCloseable {
         } finally {
             admission.unlock();
         }
-        boolean interrupted = false;
-        while (true) {
-            try {
-                writer.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
+        boolean interrupted = joinUninterruptibly(writer);
         // a caller's own transaction that began before closed was set ends before close() returns; later ones see
         // closed once they hold the lock and refuse
         connection.lock();
         connection.unlock();
         if (interrupted) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Waits for {@code thread} to end, however often the waiting thread is interrupted meanwhile (a stopping ledger
+     * must not leave its thread running); returns whether it was, so that the caller can restore the flag.
+     */
+    static boolean joinUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                return interrupted;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
         }
     }
 

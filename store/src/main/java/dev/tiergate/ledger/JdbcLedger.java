@@ -84,13 +84,14 @@ final class JdbcLedger implements Ledger {
             "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) j";
     private static final String TAKE_RESERVATION_WINDOWS =
             "DELETE FROM reservation_budget WHERE reservation_id = ? RETURNING budget, subject, window_start";
-    private static final String INSERT_LEDGER = """
-            INSERT INTO ledger (request_id, reservation_id, started_at, recorded_at, key_name, team, task_type, tier,
-                                requested_model, routed_model, served_model, run_id, agent_id, input_tokens,
-                                cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens,
-                                web_search_requests, cost_nanos, latency_ms, ttft_ms, stop_reason, max_tokens, hit_cap,
-                                status, error_type)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
+    /** The ledger's columns as every insert of a row lists them (here, in PostgreSQL's settle and in the fold). */
+    static final String LEDGER_INSERT_COLUMNS = "request_id, reservation_id, started_at, recorded_at, key_name, team,"
+            + " task_type, tier, requested_model, routed_model, served_model, run_id, agent_id, input_tokens,"
+            + " cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens, web_search_requests,"
+            + " cost_nanos, latency_ms, ttft_ms, stop_reason, max_tokens, hit_cap, status, error_type";
+
+    private static final String INSERT_LEDGER = "INSERT INTO ledger (" + LEDGER_INSERT_COLUMNS + ")"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     // PostgreSQL: the three writes of an admitted reservation in one statement (one round trip).
     private static final String PG_ADMIT = "WITH added AS (" + ADD_RESERVED + " RETURNING 1), windows AS ("
             + INSERT_RESERVATION_BUDGET + " RETURNING 1) " + INSERT_RESERVATION;
@@ -106,18 +107,14 @@ final class JdbcLedger implements Ledger {
                        FROM r, w
                        WHERE b.budget = w.budget AND b.subject = w.subject AND b.window_start = w.window_start
                        RETURNING b.budget, b.subject, b.window_start, b.limit_nanos, b.spent_nanos, b.hard),
-                 l AS (INSERT INTO ledger (request_id, reservation_id, started_at, recorded_at, key_name, team,
-                                           task_type, tier, requested_model, routed_model, served_model, run_id,
-                                           agent_id, input_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-                                           cache_read_tokens, output_tokens, web_search_requests, cost_nanos,
-                                           latency_ms, ttft_ms, stop_reason, max_tokens, hit_cap, status, error_type)
+                 l AS (INSERT INTO ledger (%2$s)
                        SELECT r.request_id, ?, r.started_at, ?, r.key_name, r.team, r.task_type, r.tier,
                               r.requested_model, r.routed_model, ?, r.run_id, r.agent_id, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                               ?, r.max_tokens, ?, ?, ?
                        FROM r)
             SELECT r.*, (SELECT COUNT(*) FROM w), c.budget, c.subject, c.window_start, c.limit_nanos, c.spent_nanos,
                    c.hard
-            FROM r LEFT JOIN c ON TRUE""".formatted(RESERVATION_COLUMNS);
+            FROM r LEFT JOIN c ON TRUE""".formatted(RESERVATION_COLUMNS, LEDGER_INSERT_COLUMNS);
     private static final String LEDGER_COLUMNS = "seq, request_id, reservation_id, started_at, recorded_at, key_name,"
             + " team, task_type, tier, requested_model, routed_model, served_model, run_id, agent_id, input_tokens,"
             + " cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens, web_search_requests,"
@@ -384,7 +381,11 @@ final class JdbcLedger implements Ledger {
     /** Runs an in-place settlement of a reservation row; the reservation, or null if it was not open. */
     private static @Nullable Taken settledInPlace(PreparedStatement ps) throws SQLException {
         try (ResultSet rs = ps.executeQuery()) {
-            return rs.next() ? new Taken(readTaken(rs).call(), Money.ofNanos(rs.getLong(2)), rs.getString(13)) : null;
+            if (!rs.next()) {
+                return null;
+            }
+            Taken t = readTaken(rs);
+            return new Taken(t.call(), t.amount(), rs.getString(13));
         }
     }
 
@@ -397,15 +398,8 @@ final class JdbcLedger implements Ledger {
             throws SQLException {
         PreparedStatement ps = tx.prepare(SQLITE_WINDOWS_OF);
         ps.setString(1, taken.windows());
-        List<WindowKey> keys = new ArrayList<>();
-        try (ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                keys.add(new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)));
-            }
-        }
-        keys.sort(WindowKey.ORDER);
         List<LedgerEvent> events = new ArrayList<>();
-        for (WindowKey key : keys) {
+        for (WindowKey key : windowKeys(ps)) {
             BudgetBook.Charged c = book.settled(tx, key, taken.amount().nanos(), cost.nanos());
             softLimitEvent(tx, key, taken, cost, c.limit(), c.spentAfter(), c.hard())
                     .ifPresent(events::add);
@@ -651,15 +645,8 @@ final class JdbcLedger implements Ledger {
             throws SQLException {
         PreparedStatement ps = tx.prepare(TAKE_RESERVATION_WINDOWS);
         ps.setString(1, reservation.value());
-        List<WindowKey> windows = new ArrayList<>();
-        try (ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                windows.add(new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)));
-            }
-        }
-        windows.sort(WindowKey.ORDER);
         List<LedgerEvent> events = new ArrayList<>();
-        for (WindowKey w : windows) {
+        for (WindowKey w : windowKeys(ps)) {
             PreparedStatement up = tx.prepare(CHARGE);
             up.setLong(1, taken.amount().nanos());
             up.setLong(2, cost.nanos());
@@ -679,6 +666,21 @@ final class JdbcLedger implements Ledger {
         }
         costAboveReservationEvent(tx, taken, cost).ifPresent(events::add);
         return events;
+    }
+
+    /**
+     * The windows {@code ps} returns as (budget, subject, window start), in {@link WindowKey#ORDER}: the order both
+     * dialects charge and raise events in.
+     */
+    private static List<WindowKey> windowKeys(PreparedStatement ps) throws SQLException {
+        List<WindowKey> keys = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                keys.add(new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3)));
+            }
+        }
+        keys.sort(WindowKey.ORDER);
+        return keys;
     }
 
     /** The soft-limit event if charging {@code cost} took window {@code w} from below its limit to it or above. */

@@ -44,12 +44,7 @@ final class SettledFold implements AutoCloseable {
                        json_each(g.windows) j
                   GROUP BY 1, 2, 3) AS s
             WHERE w.budget = s.budget AND w.subject = s.subject AND w.window_start = s.window_start""";
-    private static final String ROWS = """
-            INSERT INTO ledger (request_id, reservation_id, started_at, recorded_at, key_name, team, task_type, tier,
-                                requested_model, routed_model, served_model, run_id, agent_id, input_tokens,
-                                cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, output_tokens,
-                                web_search_requests, cost_nanos, latency_ms, ttft_ms, stop_reason, max_tokens, hit_cap,
-                                status, error_type)
+    private static final String ROWS = "INSERT INTO ledger (" + JdbcLedger.LEDGER_INSERT_COLUMNS + ")\n" + """
             SELECT request_id, id, started_at, recorded_at, key_name, team, task_type, tier, requested_model,
                    routed_model, served_model, run_id, agent_id, input_tokens, cache_write_5m_tokens,
                    cache_write_1h_tokens, cache_read_tokens, output_tokens, web_search_requests, cost_nanos, latency_ms,
@@ -135,15 +130,7 @@ final class SettledFold implements AutoCloseable {
     public void close() {
         closing = true;
         LockSupport.unpark(thread);
-        boolean interrupted = false;
-        while (true) {
-            try {
-                thread.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
+        boolean interrupted = GroupCommit.joinUninterruptibly(thread);
         try {
             now();
         } catch (LedgerException e) {
