@@ -46,6 +46,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -114,7 +115,19 @@ final class MessagesHandler {
             RoutingDecision.Route route,
             String runId,
             String agentId,
-            @Nullable ReservationId reservation) {}
+            @Nullable ReservationId reservation,
+            Money worstCase,
+            AtomicBoolean recorded) {
+
+        /**
+         * Claims the call's one settlement and ledger row; false if they were already written. Every path after
+         * admission records the call exactly once, and the safety net in {@code messages} records any the
+         * others missed, so that no reservation is left open in a running gateway.
+         */
+        boolean claimRecord() {
+            return recorded.compareAndSet(false, true);
+        }
+    }
 
     void messages(CallRequest req, ResponseSink res) {
         Instant start = clock.instant();
@@ -126,6 +139,26 @@ final class MessagesHandler {
             return;
         }
         Admitted a = admitted.get();
+        try {
+            forward(req, res, a, start);
+        } catch (RuntimeException | Error e) {
+            // A path that failed before recording the call (a bug, a broken caller connection, a malformed
+            // upstream answer not foreseen): still settle it, at its worst case because whether and how much the
+            // upstream billed is unknown, so that its reservation is not held by a live gateway forever.
+            if (a.claimRecord()) {
+                System.getLogger("tiergate.gateway")
+                        .log(
+                                System.Logger.Level.ERROR,
+                                "call " + a.requestId() + " failed before it was recorded; charging its worst case",
+                                e);
+                settleAndLog(a, "", Usage.ZERO, a.worstCase(), -1, "", "upstream_error", "gateway_error", 0);
+            }
+            throw e;
+        }
+    }
+
+    /** The upstream part of an admitted Messages call: send, relay or stream the answer, record it. */
+    private void forward(CallRequest req, ResponseSink res, Admitted a, Instant start) {
         RoutingDecision.Route route = a.route();
         List<String> models = new ArrayList<>();
         models.add(route.model());
@@ -141,7 +174,7 @@ final class MessagesHandler {
                 deadline);
         switch (result) {
             case Upstream.Failed f -> {
-                sendError(res, f.error());
+                // Recorded first, as every outcome is: the caller may be gone, and sending would then throw.
                 record(
                         a,
                         "",
@@ -152,6 +185,7 @@ final class MessagesHandler {
                         "upstream_error",
                         f.error().type(),
                         f.attempts());
+                sendQuietly(a, () -> sendError(res, f.error()));
             }
             case Upstream.Response r -> {
                 if (r.status() != 200) {
@@ -277,7 +311,18 @@ final class MessagesHandler {
         if (!messages) {
             // count_tokens generates nothing and reserves nothing.
             return Optional.of(new Admitted(
-                    requestId, start, startNanos, key.get(), request, taskType, route, runId, agentId, null));
+                    requestId,
+                    start,
+                    startNanos,
+                    key.get(),
+                    request,
+                    taskType,
+                    route,
+                    runId,
+                    agentId,
+                    null,
+                    Money.ZERO,
+                    new AtomicBoolean()));
         }
         CallAttributes attributes =
                 CallAttributes.of(key.get().name(), key.get().team(), taskType, runId);
@@ -358,7 +403,18 @@ final class MessagesHandler {
         }
         ReservationId reservation = ((Admission.Admitted) admission).reservation();
         return Optional.of(new Admitted(
-                requestId, start, startNanos, key.get(), request, taskType, route, runId, agentId, reservation));
+                requestId,
+                start,
+                startNanos,
+                key.get(),
+                request,
+                taskType,
+                route,
+                runId,
+                agentId,
+                reservation,
+                worstCase,
+                new AtomicBoolean()));
     }
 
     /**
@@ -437,18 +493,29 @@ final class MessagesHandler {
             Instant deadline,
             boolean sampled,
             Map<String, List<String>> headers) {
-        byte[] body;
-        String errorType = "";
+        Body read;
+        String timedOut;
         try (StreamWatchdog watchdog =
                 StreamWatchdog.start(r.body(), config.upstream().idleTimeout(), deadline)) {
-            body = readAll(r);
-            if (!watchdog.firedReason().isEmpty()) {
-                errorType = "timeout_error";
-            }
+            read = readWhole(r);
+            timedOut = watchdog.firedReason();
         }
+        if (!timedOut.isEmpty() || !read.complete()) {
+            // The answer broke off before the caller saw a byte of it: an upstream failure, never a cut 200. What
+            // the upstream billed for it is unknown, so the call is charged at the worst case it reserved.
+            GatewayError error = timedOut.isEmpty()
+                    ? new GatewayError.UpstreamFailed(
+                            502, "api_error", "the upstream connection was lost while its response was being read")
+                    : new GatewayError.UpstreamFailed(504, "timeout_error", timedOut);
+            record(a, r.model(), Usage.ZERO, a.worstCase(), -1, "", "upstream_error", error.type(), r.attempts());
+            sendQuietly(a, () -> sendError(res, error));
+            return Optional.empty();
+        }
+        byte[] body = read.bytes();
+        String errorType = "";
         Usage usage = Usage.ZERO;
         String stopReason = "";
-        Cost cost;
+        Money cost;
         JsonNode usageNode = json.createObjectNode();
         String answer = "";
         try {
@@ -460,23 +527,23 @@ final class MessagesHandler {
         } catch (IOException | IllegalArgumentException e) {
             errorType = "invalid_upstream_usage";
         }
-        cost = price(r.model(), usage, options(a.request().json(), usageNode));
+        // An answer whose usage cannot be read is passed on as it came, but never costed at $0: the upstream
+        // billed it for an amount the gateway cannot know, so it is charged at its worst case.
+        cost = errorType.isEmpty()
+                ? price(r.model(), usage, options(a.request().json(), usageNode))
+                        .total()
+                : a.worstCase();
         res.status(200);
         routeHeaders(res, a, r.model());
         simulatedHeaders(res, r);
-        res.header("x-tiergate-cost-usd", cost.total().toUsdString());
+        res.header("x-tiergate-cost-usd", cost.toUsdString());
         res.header("content-type", "application/json");
         // Settle before the caller sees the answer: a call that reached its caller is always in the ledger, even
         // if this process dies right after. The upstream has billed the call whether or not the send succeeds.
-        record(a, r.model(), usage, cost.total(), -1, stopReason, "ok", errorType, r.attempts());
-        try {
-            res.send(body);
-        } catch (UncheckedIOException e) {
-            System.getLogger("tiergate.gateway")
-                    .log(System.Logger.Level.INFO, "caller of {0} left before the response was sent", a.requestId());
-        }
+        record(a, r.model(), usage, cost, -1, stopReason, "ok", errorType, r.attempts());
+        sendQuietly(a, () -> res.send(body));
         return sampled && errorType.isEmpty()
-                ? Optional.of(job(a, r.model(), headers, answer, usage, cost.total()))
+                ? Optional.of(job(a, r.model(), headers, answer, usage, cost))
                 : Optional.empty();
     }
 
@@ -566,11 +633,26 @@ final class MessagesHandler {
                     // A half-received event is dropped: forwarding it would hand the caller broken JSON.
                     continue;
                 }
-                tracker.accept(e);
-                if (sampled && e.name().equals("content_block_delta")) {
+                try {
+                    tracker.accept(e);
+                } catch (IllegalArgumentException unreadable) {
+                    // A usage-bearing event that cannot be read: the call's usage is unknown from here on. The
+                    // caller is told instead of handed broken JSON, and the call is charged at its worst case.
+                    status = "upstream_error";
+                    errorType = "invalid_upstream_usage";
+                    writeQuietly(
+                            out,
+                            sseError(
+                                    "api_error",
+                                    "the upstream sent an unreadable " + e.name() + " event: stream stopped"));
+                    break;
+                }
+                boolean token = e.name().equals("content_block_delta");
+                if (sampled && token) {
                     appendText(answer, e.data());
                 }
-                if (ttft < 0) {
+                if (token && ttft < 0) {
+                    // time to first token: the first content delta, not message_start or a ping before any token
                     ttft = (System.nanoTime() - a.startNanos()) / 1_000_000;
                 }
                 try {
@@ -604,19 +686,13 @@ final class MessagesHandler {
             closeQuietly(upstreamBody);
         }
         StreamUsageTracker.Snapshot seen = tracker.snapshot();
-        Cost cost = price(r.model(), seen.usage(), options(a.request().json(), json.createObjectNode()));
-        record(
-                a,
-                r.model(),
-                seen.usage(),
-                cost.total(),
-                ttft,
-                seen.stopReason().orElse(""),
-                status,
-                errorType,
-                r.attempts());
+        Money cost = errorType.equals("invalid_upstream_usage")
+                ? a.worstCase()
+                : price(r.model(), seen.usage(), options(a.request().json(), json.createObjectNode()))
+                        .total();
+        record(a, r.model(), seen.usage(), cost, ttft, seen.stopReason().orElse(""), status, errorType, r.attempts());
         return sampled && status.equals("ok")
-                ? Optional.of(job(a, r.model(), headers, answer.toString(), seen.usage(), cost.total()))
+                ? Optional.of(job(a, r.model(), headers, answer.toString(), seen.usage(), cost))
                 : Optional.empty();
     }
 
@@ -636,17 +712,30 @@ final class MessagesHandler {
         int status = r.status();
         byte[] body = readAll(r);
         String type = UpstreamClient.errorType(status, new String(body, StandardCharsets.UTF_8));
-        if (status == 401 || status == 403) {
-            sendError(
-                    res,
-                    new GatewayError.UpstreamFailed(status, type, "the upstream rejected the gateway's credentials"));
-        } else {
-            res.status(status);
-            res.header("content-type", "application/json");
-            r.header("retry-after").ifPresent(v -> res.header("retry-after", v));
-            res.send(body);
-        }
         record(a, r.model(), Usage.ZERO, Money.ZERO, -1, "", "upstream_error", type, r.attempts());
+        sendQuietly(a, () -> {
+            if (status == 401 || status == 403) {
+                sendError(
+                        res,
+                        new GatewayError.UpstreamFailed(
+                                status, type, "the upstream rejected the gateway's credentials"));
+            } else {
+                res.status(status);
+                res.header("content-type", "application/json");
+                r.header("retry-after").ifPresent(v -> res.header("retry-after", v));
+                res.send(body);
+            }
+        });
+    }
+
+    /** Sends an answer to a caller that may have left; the call is recorded already, so nothing is lost. */
+    private static void sendQuietly(Admitted a, Runnable send) {
+        try {
+            send.run();
+        } catch (UncheckedIOException e) {
+            System.getLogger("tiergate.gateway")
+                    .log(System.Logger.Level.INFO, "caller of {0} left before the response was sent", a.requestId());
+        }
     }
 
     private Cost price(String model, Usage usage, CostOptions options) {
@@ -673,7 +762,29 @@ final class MessagesHandler {
         return new CostOptions(fromUsage.batch(), geo, speed);
     }
 
+    /** Settles the call and writes its row and metrics, once: a second record of the same call is a bug, logged. */
     private void record(
+            Admitted a,
+            String servedModel,
+            Usage usage,
+            Money cost,
+            long ttft,
+            String stopReason,
+            String status,
+            String errorType,
+            int attempts) {
+        if (!a.claimRecord()) {
+            System.getLogger("tiergate.gateway")
+                    .log(
+                            System.Logger.Level.ERROR,
+                            "call {0} was already recorded; not recording it twice",
+                            a.requestId());
+            return;
+        }
+        settleAndLog(a, servedModel, usage, cost, ttft, stopReason, status, errorType, attempts);
+    }
+
+    private void settleAndLog(
             Admitted a,
             String servedModel,
             Usage usage,
@@ -803,6 +914,26 @@ final class MessagesHandler {
         } catch (IOException | UncheckedIOException e) {
             // the caller is gone; nothing more to tell them
         }
+    }
+
+    /** An upstream body, and whether all of it came (the connection did not break, nor end short of its length). */
+    private record Body(byte[] bytes, boolean complete) {}
+
+    private static Body readWhole(Upstream.Response r) {
+        Optional<String> length = r.header("content-length");
+        byte[] bytes;
+        try (InputStream in = r.body()) {
+            bytes = HttpTransport.readBody(in, length);
+        } catch (IOException e) {
+            return new Body(new byte[0], false);
+        }
+        long expected;
+        try {
+            expected = length.map(v -> Long.parseLong(v.trim())).orElse(-1L);
+        } catch (NumberFormatException e) {
+            expected = -1;
+        }
+        return new Body(bytes, bytes.length >= expected);
     }
 
     private static byte[] readAll(Upstream.Response r) {

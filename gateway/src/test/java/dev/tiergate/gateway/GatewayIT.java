@@ -13,6 +13,7 @@ import com.anthropic.models.messages.MessageCreateParams;
 import com.anthropic.models.messages.RawMessageStreamEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiergate.pricing.Money;
 import dev.tiergate.testing.FakeResponse;
 import dev.tiergate.testing.RecordedRequest;
 import java.io.BufferedReader;
@@ -124,7 +125,8 @@ class GatewayIT {
     }
 
     @Test
-    void usageIsReadFromAnywhereInTheResponseAndABrokenResponseIsPassedOnButFlagged() throws Exception {
+    void usageIsReadFromAnywhereInTheResponseAndABrokenResponseIsPassedOnFlaggedAndChargedItsWorstCase()
+            throws Exception {
         // usage before a long content, stop_reason after it: only those two are read, the rest is skipped.
         String answer = "{\"usage\":{\"input_tokens\":1000,\"output_tokens\":10},\"id\":\"msg_1\","
                 + "\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\""
@@ -146,7 +148,12 @@ class GatewayIT {
                 post("/v1/messages", GatewayHarness.KEY, body("task:extraction", 10)),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(broken.body()).isEqualTo(truncated);
-        assertThat(h.awaitCalls(2).get(1).errorType()).isEqualTo("invalid_upstream_usage");
+        CallRecord flagged = h.awaitCalls(2).get(1);
+        assertThat(flagged.errorType()).isEqualTo("invalid_upstream_usage");
+        // billed by the upstream for an amount the gateway cannot read: charged at its worst case, never at $0
+        assertThat(flagged.cost().isGreaterThan(Money.ZERO)).isTrue();
+        assertThat(broken.headers().firstValue("x-tiergate-cost-usd"))
+                .contains(flagged.cost().toUsdString());
     }
 
     @Test
