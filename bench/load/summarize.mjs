@@ -44,6 +44,24 @@ for (const m of modes) {
     out.push(`| ${m} | mean | | | ${mean(acc.d50).toFixed(2)} | ${mean(acc.d90).toFixed(2)} | ${mean(acc.d99).toFixed(2)} | ${mean(acc.ratio).toFixed(3)} | ${mean(acc.cpu).toFixed(1)} | | | |`);
   }
 }
+const probed = rows.filter((r) => typeof r.clear_p99_us === 'number');
+if (probed.length > 0) {
+  // bench/load/run --client java: the same runs, over the requests clear of the host's slow windows (and of the
+  // 50 ms after each), found by a probe running beside the client (dev.tiergate.bench.HostProbe).
+  out.push('');
+  out.push('Clear of the host\'s slow windows (java client; requests that overlapped a window, or the 50 ms after one, left out):');
+  out.push('');
+  out.push('| mode | repeat | host slow % direct / gateway | requests clear direct / gateway | added p50 ms | added p90 ms | added p99 ms | gateway p99 ms |');
+  out.push('|---|---|---|---|---|---|---|---|');
+  for (const m of modes) {
+    for (const rep of [...new Set(probed.filter((x) => x.mode === m).map((x) => x.repeat))]) {
+      const d = probed.find((x) => x.mode === m && x.repeat === rep && x.target === 'direct');
+      const g = probed.find((x) => x.mode === m && x.repeat === rep && x.target === 'gateway');
+      if (!d || !g) continue;
+      out.push(`| ${m} | ${rep} | ${d.host_slow_pct.toFixed(1)} / ${g.host_slow_pct.toFixed(1)} | ${f0(d.clear_n)} / ${f0(g.clear_n)} | ${ms(g.clear_p50_us - d.clear_p50_us)} | ${ms(g.clear_p90_us - d.clear_p90_us)} | ${ms(g.clear_p99_us - d.clear_p99_us)} | ${ms(g.clear_p99_us)} |`);
+    }
+  }
+}
 out.push('');
 out.push('Every run:');
 out.push('');
