@@ -32,20 +32,25 @@ final class Accounting implements AutoCloseable {
 
     private final BudgetRules rules;
     private final Ledger ledger;
+    private final GatewayMetrics metrics;
     private final LeaseKeeper keeper;
     private final Clock clock;
     private final Thread ticker;
     private final boolean anySoftDemotion;
     private volatile boolean closed;
 
-    Accounting(BudgetRules rules, Ledger ledger, Clock clock, Duration lease) {
+    Accounting(BudgetRules rules, Ledger ledger, GatewayMetrics metrics, Clock clock, Duration lease) {
         this.rules = rules;
         this.ledger = ledger;
+        this.metrics = metrics;
         this.clock = clock;
         this.keeper = new LeaseKeeper(ledger, clock, lease);
         this.anySoftDemotion = rules.budgets().stream()
                 .anyMatch(b ->
                         b.mode() instanceof Mode.Soft s && !s.demoteToTier().isEmpty());
+        rules.budgets().stream()
+                .filter(b -> b.mode() instanceof Mode.Soft)
+                .forEach(b -> metrics.softBudget(b.name(), b.window().configName()));
         // Recover what a crashed instance left before serving anything: spend must never be under-counted.
         log(ledger.recoverExpired(clock.instant()));
         long periodNanos = Math.max(lease.toNanos() / 3, Duration.ofMillis(100).toNanos());
@@ -157,19 +162,26 @@ final class Accounting implements AutoCloseable {
         return left;
     }
 
-    private static void log(Settlement s) {
+    private void log(Settlement s) {
         switch (s) {
-            case Settlement.Settled settled -> settled.events().forEach(Accounting::log);
+            case Settlement.Settled settled -> settled.events().forEach(this::log);
             case Settlement.AlreadyRecovered r -> log(r.event());
         }
     }
 
-    private static void log(Recovery r) {
-        r.events().forEach(Accounting::log);
+    private void log(Recovery r) {
+        r.events().forEach(this::log);
     }
 
-    private static void log(LedgerEvent e) {
+    /** Logs a ledger event and counts a soft-limit crossing: the alert is the log line, the metric and the event. */
+    private void log(LedgerEvent e) {
         LOG.log(System.Logger.Level.WARNING, "{0}", e);
+        if (e.kind() == LedgerEvent.Kind.SOFT_LIMIT_CROSSED) {
+            // a budget no longer configured (a reservation recovered after a config change) has no window to name
+            String window =
+                    rules.find(e.budget()).map(b -> b.window().configName()).orElse("unknown");
+            metrics.softLimitCrossed(e.budget(), window);
+        }
     }
 
     @Override

@@ -31,7 +31,7 @@ public final class Gateway implements AutoCloseable {
     public static Gateway start(GatewayConfig config, CallRecorder recorder, Clock clock) {
         GatewayMetrics metrics = new GatewayMetrics();
         Accounting accounting = new Accounting(
-                config.budgets(), config.ledger().open(config.instanceId(), clock), clock, config.lease());
+                config.budgets(), config.ledger().open(config.instanceId(), clock), metrics, clock, config.lease());
         metrics.ledger(accounting.ledger());
         MessagesHandler handler =
                 new MessagesHandler(config, upstreamFor(config), recorder, metrics, accounting, clock);

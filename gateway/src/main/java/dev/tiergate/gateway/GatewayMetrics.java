@@ -26,6 +26,7 @@ final class GatewayMetrics {
     private final Map<CallTags, CallMeters> calls = new ConcurrentHashMap<>();
     private final Map<ErrorTags, Counter> errors = new ConcurrentHashMap<>();
     private final Map<ShadowTags, Counter> shadows = new ConcurrentHashMap<>();
+    private final Map<SoftLimitTags, Counter> softLimits = new ConcurrentHashMap<>();
 
     private record RequestTags(String taskType, String tier, String model, String status) {}
 
@@ -34,6 +35,8 @@ final class GatewayMetrics {
     private record ErrorTags(String model, String type) {}
 
     private record ShadowTags(String taskType, String outcome) {}
+
+    private record SoftLimitTags(String budget, String window) {}
 
     /** The meters one (task type, tier, model) records to. */
     private record CallMeters(
@@ -131,6 +134,34 @@ final class GatewayMetrics {
                                 .tags("task_type", t.taskType(), "outcome", t.outcome())
                                 .register(registry))
                 .increment();
+    }
+
+    /**
+     * Registers {@code tiergate_budget_soft_limit_crossed_total{budget,window}} of one soft budget at 0, so that the
+     * series exists before its first crossing and an alert on its increase sees that crossing too.
+     *
+     * @param window the budget's window as configured: {@code day}, {@code month} or {@code total}
+     */
+    void softBudget(String budget, String window) {
+        softLimits.computeIfAbsent(new SoftLimitTags(budget, window), this::softLimitCounter);
+    }
+
+    /**
+     * One soft-limit crossing the ledger reported ({@code soft_limit_crossed}): a window of a soft budget whose settled
+     * spend went from below its limit to it or above. The ledger reports that once per window (per run, for a
+     * per-run budget), or again only if the window's limit is raised above its spend and crossed again.
+     */
+    void softLimitCrossed(String budget, String window) {
+        softLimits
+                .computeIfAbsent(new SoftLimitTags(budget, window), this::softLimitCounter)
+                .increment();
+    }
+
+    private Counter softLimitCounter(SoftLimitTags t) {
+        return Counter.builder("tiergate.budget.soft_limit_crossed")
+                .description("Soft budget windows whose settled spend reached their limit, by budget and window")
+                .tags("budget", t.budget(), "window", t.window())
+                .register(registry);
     }
 
     /**

@@ -37,10 +37,10 @@ public final class Tiergate implements AutoCloseable {
 
     private Tiergate(GatewayConfig config, CallRecorder recorder, Clock clock) {
         this.config = config;
+        GatewayMetrics metrics = new GatewayMetrics();
         this.accounting = new Accounting(
-                config.budgets(), config.ledger().open(config.instanceId(), clock), clock, config.lease());
-        this.handler = new MessagesHandler(
-                config, Gateway.upstreamFor(config), recorder, new GatewayMetrics(), accounting, clock);
+                config.budgets(), config.ledger().open(config.instanceId(), clock), metrics, clock, config.lease());
+        this.handler = new MessagesHandler(config, Gateway.upstreamFor(config), recorder, metrics, accounting, clock);
     }
 
     /** Opens Tiergate over {@code config}'s policy, catalog, budgets, ledger and upstream. */

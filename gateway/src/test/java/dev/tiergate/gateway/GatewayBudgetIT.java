@@ -7,6 +7,7 @@ import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.ledger.CallQuery;
 import dev.tiergate.ledger.CallStatus;
 import dev.tiergate.ledger.Ledger;
+import dev.tiergate.ledger.LedgerEvent;
 import dev.tiergate.ledger.LedgerRow;
 import dev.tiergate.pricing.Money;
 import dev.tiergate.testing.FakeResponse;
@@ -122,6 +123,39 @@ class GatewayBudgetIT {
             assertThat(day.spent().toUsdString()).isEqualTo("0.006000000");
             assertThat(day.reserved()).isEqualTo(Money.ZERO);
         }
+    }
+
+    @Test
+    void aSoftBudgetCrossingIsCountedOnceInTheMetricsAndRecordedOnceInTheLedger() throws Exception {
+        // Haiku 4.5: 1,000 x $1 + 200 x $5 = $0.002 a call; the second call takes the soft $0.003 to $0.004
+        try (GatewayHarness h = new GatewayHarness(
+                dir,
+                "budgets:\n  - { name: cheap, scope: task_type, task_type: extraction, window: day,"
+                        + " limit_usd: 0.003, mode: soft }\n")) {
+            h.fake.setDefault(FakeResponse.message("ok").withUsage(1000, 200));
+            String series = "tiergate_budget_soft_limit_crossed_total{budget=\"cheap\",window=\"day\"}";
+            assertThat(metrics(h)).contains(series + " 0.0");
+            for (int i = 0; i < 4; i++) {
+                assertThat(http.send(post(h, body("extraction", false)), HttpResponse.BodyHandlers.ofString())
+                                .statusCode())
+                        .as("a soft budget never denies")
+                        .isEqualTo(200);
+            }
+            h.awaitCalls(4); // each call is settled before it is recorded
+            assertThat(metrics(h)).contains(series + " 1.0");
+            assertThat(h.gateway.ledger().events(Instant.EPOCH))
+                    .filteredOn(e -> e.kind() == LedgerEvent.Kind.SOFT_LIMIT_CROSSED)
+                    .singleElement()
+                    .satisfies(e -> assertThat(e.budget()).isEqualTo("cheap"));
+        }
+    }
+
+    private String metrics(GatewayHarness h) throws Exception {
+        return http.send(
+                        HttpRequest.newBuilder(URI.create(h.baseUrl() + "/metrics"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
     }
 
     @Test

@@ -60,4 +60,21 @@ class GatewayMetricsTest {
                 .contains("tiergate_upstream_errors_total{model=\"claude-haiku-4-5\",type=\"api_error\"} 1.0")
                 .contains("tiergate_shadow_evaluations_total{outcome=\"sampled\",task_type=\"judge\"} 2.0");
     }
+
+    @Test
+    void softLimitCrossingsAreCountedPerBudgetAndWindowFromZero() {
+        GatewayMetrics m = new GatewayMetrics();
+        m.softBudget("cheap-work", "month");
+        m.softBudget("runs-soft", "total");
+        assertThat(m.scrape())
+                .contains("tiergate_budget_soft_limit_crossed_total{budget=\"cheap-work\",window=\"month\"} 0.0");
+
+        m.softLimitCrossed("cheap-work", "month");
+        m.softLimitCrossed("runs-soft", "total");
+        m.softLimitCrossed("runs-soft", "total");
+
+        assertThat(m.scrape())
+                .contains("tiergate_budget_soft_limit_crossed_total{budget=\"cheap-work\",window=\"month\"} 1.0")
+                .contains("tiergate_budget_soft_limit_crossed_total{budget=\"runs-soft\",window=\"total\"} 2.0");
+    }
 }
