@@ -17,7 +17,8 @@ import java.util.Comparator;
  * @param windowEnd end of the window (exclusive); {@link Window#NEVER} for totals
  * @param limit the limit for this window
  * @param hard whether calls are denied at the limit
- * @param limitSetOnFirstUse whether the limit was requested by the run's first call and must not change after
+ * @param requestedCap whether the limit is a run cap a caller requested ({@code x-tiergate-run-budget-usd}): the
+ *     store then keeps the lowest cap requested for the window, and a config limit no longer replaces it
  */
 public record AppliedBudget(
         String budget,
@@ -27,7 +28,7 @@ public record AppliedBudget(
         Instant windowEnd,
         Money limit,
         boolean hard,
-        boolean limitSetOnFirstUse) {
+        boolean requestedCap) {
 
     /** Lock order: by budget name, subject, then window start. */
     public static final Comparator<AppliedBudget> ORDER = Comparator.comparing(AppliedBudget::budget)

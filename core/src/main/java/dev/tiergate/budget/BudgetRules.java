@@ -19,6 +19,13 @@ public final class BudgetRules {
      */
     public static final String REQUESTED_RUN_BUDGET = "run-requested";
 
+    /**
+     * The limit of a run's {@link #REQUESTED_RUN_BUDGET} window on calls that request no cap: it denies nothing,
+     * and a cap requested by any call replaces it. Those calls still count against the window, so that a cap
+     * covers every call of the run: those before it and those after it that do not repeat the header.
+     */
+    public static final Money NO_RUN_CAP = Money.ofNanos(Long.MAX_VALUE);
+
     /** No budgets: every call is admitted. */
     public static final BudgetRules NONE = new BudgetRules(List.of());
 
@@ -47,9 +54,10 @@ public final class BudgetRules {
      *
      * <p>A run id matches budgets configured for that run; if there is none, each {@code per_run} budget applies
      * to it, with the requested run cap instead of the configured limit when the caller asked for a lower one.
-     * A requested cap with no run budget configured applies as the hard total budget {@link
-     * #REQUESTED_RUN_BUDGET}. Requested caps are fixed by the run's first call (the store keeps them). Empty when
-     * no budget applies.
+     * With no run budget configured, every call of a run counts against the hard total budget {@link
+     * #REQUESTED_RUN_BUDGET}, limited by the requested cap, or by {@link #NO_RUN_CAP} if the call requests none.
+     * The store keeps the lowest cap any call of the run requested, and counts the run's calls before it too.
+     * Empty when no budget applies.
      */
     public List<AppliedBudget> applicable(CallAttributes call, Instant now) {
         List<AppliedBudget> out = new ArrayList<>();
@@ -80,19 +88,18 @@ public final class BudgetRules {
                 out.add(window(b, subject, b.limit(), false, now));
             }
         }
-        if (!namedRun
-                && !eachRun
-                && !call.runId().isEmpty()
-                && call.requestedRunBudget().nanos() > 0) {
+        if (!namedRun && !eachRun && !call.runId().isEmpty()) {
+            // even without a cap: the run's spend must be in its window before a cap arrives, or it would escape it
+            boolean capped = call.requestedRunBudget().nanos() > 0;
             out.add(new AppliedBudget(
                     REQUESTED_RUN_BUDGET,
                     call.runId(),
                     Window.TOTAL,
                     Window.TOTAL.start(now, ZoneOffset.UTC),
                     Window.NEVER,
-                    call.requestedRunBudget(),
+                    capped ? call.requestedRunBudget() : NO_RUN_CAP,
                     true,
-                    true));
+                    capped));
         }
         out.sort(AppliedBudget.ORDER);
         return List.copyOf(out);
@@ -116,7 +123,7 @@ public final class BudgetRules {
         return Optional.empty();
     }
 
-    private static AppliedBudget window(Budget b, String subject, Money limit, boolean firstUse, Instant now) {
+    private static AppliedBudget window(Budget b, String subject, Money limit, boolean requestedCap, Instant now) {
         return new AppliedBudget(
                 b.name(),
                 subject,
@@ -125,7 +132,7 @@ public final class BudgetRules {
                 b.window().end(now, b.zone()),
                 limit,
                 b.isHard(),
-                firstUse);
+                requestedCap);
     }
 
     @Override

@@ -78,14 +78,14 @@ class BudgetRulesTest {
     }
 
     @Test
-    void aRequestedRunCapLowersThePerRunLimitAndIsFixedOnFirstUse() {
+    void aRequestedRunCapLowersThePerRunLimit() {
         CallAttributes call = CallAttributes.of("", "", "", "r-9").withRequestedRunBudget(Money.parseUsd("0.5"));
         AppliedBudget run = RULES.applicable(call, NOON).stream()
                 .filter(a -> a.budget().equals("runs"))
                 .findFirst()
                 .orElseThrow();
         assertThat(run.limit()).isEqualTo(Money.parseUsd("0.5"));
-        assertThat(run.limitSetOnFirstUse()).isTrue();
+        assertThat(run.requestedCap()).isTrue();
 
         CallAttributes greedy = call.withRequestedRunBudget(Money.parseUsd("500"));
         AppliedBudget capped = RULES.applicable(greedy, NOON).stream()
@@ -103,11 +103,27 @@ class BudgetRulesTest {
             assertThat(a.budget()).isEqualTo(BudgetRules.REQUESTED_RUN_BUDGET);
             assertThat(a.subject()).isEqualTo("r-9");
             assertThat(a.hard()).isTrue();
-            assertThat(a.limitSetOnFirstUse()).isTrue();
+            assertThat(a.requestedCap()).isTrue();
             assertThat(a.limit()).isEqualTo(Money.parseUsd("0.25"));
         });
-        assertThat(BudgetRules.NONE.applicable(CallAttributes.of("", "", "", "r-9"), NOON))
+        assertThat(BudgetRules.NONE.applicable(CallAttributes.of("", "", "", ""), NOON))
                 .isEmpty();
+    }
+
+    @Test
+    void aRunCallWithoutACapStillCountsAgainstItsRunsRequestedBudget() {
+        // a cap requested by another call of the run (earlier or later) must cover this call's spend too
+        List<AppliedBudget> applied = BudgetRules.NONE.applicable(CallAttributes.of("", "", "", "r-9"), NOON);
+        assertThat(applied).singleElement().satisfies(a -> {
+            assertThat(a.budget()).isEqualTo(BudgetRules.REQUESTED_RUN_BUDGET);
+            assertThat(a.subject()).isEqualTo("r-9");
+            assertThat(a.hard()).isTrue();
+            assertThat(a.requestedCap()).isFalse();
+            assertThat(a.limit()).isEqualTo(BudgetRules.NO_RUN_CAP);
+        });
+        assertThat(names(RULES.applicable(CallAttributes.of("", "", "", "r-9"), NOON)))
+                .as("a configured per_run budget holds the run's spend instead")
+                .doesNotContain(BudgetRules.REQUESTED_RUN_BUDGET + "/r-9");
     }
 
     @Test

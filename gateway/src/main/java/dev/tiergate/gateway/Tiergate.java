@@ -55,7 +55,7 @@ public final class Tiergate implements AutoCloseable {
      * @param team the team its spend counts against ("" for none)
      * @param runId the workflow run ("" for none)
      * @param agentId the agent ("" for none)
-     * @param runBudgetUsd a cap for the run the first time it is seen ("" for none), as {@code x-tiergate-run-budget-usd}
+     * @param runBudgetUsd a cap for the run ("" for none), as {@code x-tiergate-run-budget-usd}: it only lowers it
      */
     public record Caller(String name, String team, String runId, String agentId, String runBudgetUsd) {
         /** A caller with just a name. */

@@ -193,6 +193,44 @@ class GatewayBudgetIT {
     }
 
     @Test
+    void aRunCapSentAfterTheRunsFirstCallCoversWhatTheRunSpentBeforeIt() throws Exception {
+        try (GatewayHarness h = new GatewayHarness(dir)) {
+            // Haiku 4.5: 1,000 x $1 + 300 x $5 = $0.0025 a call; the worst case of the next is ~$0.0015
+            h.fake.setDefault(FakeResponse.message("ok").withUsage(1000, 300));
+            assertThat(http.send(
+                                    post(h, body("extraction", false), "x-tiergate-run", "run-late"),
+                                    HttpResponse.BodyHandlers.ofString())
+                            .statusCode())
+                    .isEqualTo(200);
+
+            HttpResponse<String> capped = http.send(
+                    post(
+                            h,
+                            body("extraction", false),
+                            "x-tiergate-run",
+                            "run-late",
+                            "x-tiergate-run-budget-usd",
+                            "0.003"),
+                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> withoutHeader = http.send(
+                    post(h, body("extraction", false), "x-tiergate-run", "run-late"),
+                    HttpResponse.BodyHandlers.ofString());
+
+            assertThat(capped.statusCode()).isEqualTo(429);
+            assertThat(JSON.readTree(capped.body())
+                            .path("error")
+                            .path("message")
+                            .asText())
+                    .startsWith("budget 'run-requested' for run 'run-late' total limit 0.003")
+                    .contains("spent 0.002500000");
+            assertThat(withoutHeader.statusCode())
+                    .as("the run's later calls count against its cap without repeating the header")
+                    .isEqualTo(429);
+            assertThat(h.fake.requestCount()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void sixtyFourConcurrentCallersNeverOverspendAHardBudget() throws Exception {
         try (GatewayHarness h = new GatewayHarness(
                 dir, "budgets:\n  - { name: shared, scope: global, window: total, limit_usd: 0.03 }\n")) {

@@ -101,9 +101,9 @@ final class BudgetBook {
 
     /**
      * Admits {@code worstCase} against {@code ordered} (in {@link AppliedBudget#ORDER}), inside a write transaction.
-     * Windows new to the file, or whose configured limit changed, are written first, as the upsert of the
-     * PostgreSQL path does (a run cap fixed on first use keeps its limit). Then the first hard window that cannot
-     * take the worst case on top of its spent and reserved denies; otherwise the worst case is added to every
+     * Windows new to the file, or whose limit changed (a new config limit, or a lower requested run cap: {@link
+     * #limitAfter}), are written first, as the upsert of the PostgreSQL path does. Then the first hard window that
+     * cannot take the worst case on top of its spent and reserved denies; otherwise the worst case is added to every
      * window's reserved, and the caller must insert the reservation in the same transaction.
      */
     Admission.@Nullable Denied admit(Database.Tx tx, List<AppliedBudget> ordered, Money worstCase) throws SQLException {
@@ -115,14 +115,15 @@ final class BudgetBook {
                 w.stored = true;
                 w.limit = b.limit().nanos();
                 w.hard = b.hard();
-                w.fixed = b.limitSetOnFirstUse();
+                w.fixed = b.requestedCap();
                 changed.add(b);
             } else {
-                long limit =
-                        w.fixed || b.limitSetOnFirstUse() ? w.limit : b.limit().nanos();
-                if (limit != w.limit || w.hard != b.hard()) {
+                long limit = limitAfter(w.limit, w.fixed, b);
+                boolean fixed = w.fixed || b.requestedCap();
+                if (limit != w.limit || w.hard != b.hard() || fixed != w.fixed) {
                     w.limit = limit;
                     w.hard = b.hard();
+                    w.fixed = fixed;
                     changed.add(b);
                 }
             }
@@ -150,6 +151,20 @@ final class BudgetBook {
             w.reserved = Math.addExact(w.reserved, worstCase.nanos());
         }
         return null;
+    }
+
+    /**
+     * The limit of a stored window once {@code b} is applied to it, as the upsert in {@link JdbcLedger} computes it:
+     * a requested run cap replaces a config limit, or a higher requested cap; a config limit replaces a config
+     * limit; otherwise the stored limit stays.
+     */
+    static long limitAfter(long storedLimit, boolean storedFixed, AppliedBudget b) {
+        if (b.requestedCap()) {
+            return storedFixed
+                    ? Math.min(storedLimit, b.limit().nanos())
+                    : b.limit().nanos();
+        }
+        return storedFixed ? storedLimit : b.limit().nanos();
     }
 
     /**
@@ -241,7 +256,7 @@ final class BudgetBook {
             ps.setString(i++, b.window().configName());
             ps.setLong(i++, b.limit().nanos());
             ps.setInt(i++, b.hard() ? 1 : 0);
-            ps.setInt(i++, b.limitSetOnFirstUse() ? 1 : 0);
+            ps.setInt(i++, b.requestedCap() ? 1 : 0);
         }
     }
 

@@ -2,6 +2,7 @@ package dev.tiergate.ledger;
 
 import dev.tiergate.budget.Admission;
 import dev.tiergate.budget.AppliedBudget;
+import dev.tiergate.budget.BudgetRules;
 import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.budget.ReservationId;
 import dev.tiergate.budget.Window;
@@ -32,8 +33,9 @@ final class JdbcLedger implements Ledger {
     static final String LEASE_EXPIRED = "lease_expired";
 
     // Creates a call's windows on first use and, in the same statement, locks their rows (in VALUES order, which is
-    // AppliedBudget.ORDER) and reads them. A config limit replaces the stored one unless either side is a run cap
-    // fixed by the run's first call. One statement for all windows: on PostgreSQL each statement is a round trip.
+    // AppliedBudget.ORDER) and reads them. A config limit replaces a stored config limit; a requested run cap
+    // replaces a config limit or a higher cap, so that a run's cap only ever goes down and covers all its spend
+    // (BudgetBook.limitAfter). One statement for all windows: on PostgreSQL each statement is a round trip.
     private static final String UPSERT_WINDOWS =
             upsertWindows(true) + "\nRETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos";
     private static final String UPSERT_WINDOW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, 0)";
@@ -288,8 +290,11 @@ final class JdbcLedger implements Ledger {
                                            limit_fixed, spent_nanos%s)
                 VALUES %%s
                 ON CONFLICT (budget, subject, window_start) DO UPDATE SET
-                  limit_nanos = CASE WHEN budget_window.limit_fixed = 1 OR excluded.limit_fixed = 1
-                                     THEN budget_window.limit_nanos ELSE excluded.limit_nanos END,
+                  limit_nanos = CASE WHEN budget_window.limit_fixed = 0 THEN excluded.limit_nanos
+                                     WHEN excluded.limit_fixed = 1 AND excluded.limit_nanos < budget_window.limit_nanos
+                                     THEN excluded.limit_nanos
+                                     ELSE budget_window.limit_nanos END,
+                  limit_fixed = CASE WHEN budget_window.limit_fixed = 1 THEN 1 ELSE excluded.limit_fixed END,
                   hard = excluded.hard""".formatted(reservedColumn ? ", reserved_nanos" : "");
     }
 
@@ -822,9 +827,11 @@ final class JdbcLedger implements Ledger {
     @Override
     public List<BudgetStatus> budgetStatus(Instant now) {
         return db.read(tx -> {
-            PreparedStatement ps =
-                    tx.prepare("SELECT " + WINDOW_COLUMNS + " FROM " + WINDOW_STATUS + " WHERE window_end > ?");
+            // a run with no cap requested has a window only to count its spend for a cap that may come: no budget
+            PreparedStatement ps = tx.prepare("SELECT " + WINDOW_COLUMNS + " FROM " + WINDOW_STATUS
+                    + " WHERE window_end > ? AND NOT (budget = ? AND limit_fixed = 0)");
             ps.setLong(1, now.toEpochMilli());
+            ps.setString(2, BudgetRules.REQUESTED_RUN_BUDGET);
             List<BudgetStatus> out = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {

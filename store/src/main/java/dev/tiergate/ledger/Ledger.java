@@ -47,7 +47,9 @@ public interface Ledger extends AutoCloseable {
      *
      * <p>Denied if, for any hard window, spent + reserved + worstCase would exceed its limit; the denial names
      * the first such window in {@link AppliedBudget#ORDER}, and a {@code denied} row is written. Windows are
-     * created on first use; a config limit replaces a stored one, except a run cap set on first use.
+     * created on first use. A config limit replaces a stored config limit; a requested run cap ({@link
+     * AppliedBudget#requestedCap}) replaces a config limit or a higher requested cap, and nothing else replaces it:
+     * a run's cap only goes down, and its window holds every call of the run, those before the cap included.
      *
      * @param call the call, kept with the reservation so it can be recorded even if this instance dies
      * @param budgets windows from {@link dev.tiergate.budget.BudgetRules#applicable}; may be empty
@@ -82,7 +84,11 @@ public interface Ledger extends AutoCloseable {
      */
     Recovery recoverExpired(Instant now);
 
-    /** Every budget window whose period has not ended at {@code now}, in {@link AppliedBudget#ORDER}. */
+    /**
+     * Every budget window whose period has not ended at {@code now}, in {@link AppliedBudget#ORDER}; except the
+     * {@link dev.tiergate.budget.BudgetRules#REQUESTED_RUN_BUDGET} windows of runs that no call requested a cap
+     * for (they only hold the run's spend until one does).
+     */
     List<BudgetStatus> budgetStatus(Instant now);
 
     /** The status of each of {@code budgets}; zero spent and reserved for windows not used yet. */

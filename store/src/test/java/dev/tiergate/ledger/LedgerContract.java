@@ -304,12 +304,71 @@ abstract class LedgerContract {
         assertThat(a).isInstanceOf(Admission.Denied.class);
         assertThat(((Admission.Denied) a).limit()).isEqualTo(usd("0.5"));
         assertThat(((Admission.Denied) a).message()).startsWith("budget 'runs' for run 'run-7' total limit 0.5");
-        // a run first seen without a cap keeps following the config
+        assertThat(reserve(ledger, later.withRequestedRunBudget(usd("5")), usd("0.3")))
+                .as("a higher cap sent later is ignored")
+                .isInstanceOf(Admission.Denied.class);
+        // a run first seen without a cap follows the config until a call asks for a lower one, which then covers
+        // what the run spent before it
         CallAttributes other = CallAttributes.of("k1", "", "y", "run-8");
         ledger.settle(admitted(reserve(ledger, other, usd("0.3"))), ok(usd("0.3")));
-        assertThat(reserve(ledger, other.withRequestedRunBudget(usd("0.4")), usd("1")))
-                .as("a cap sent after the first call is ignored")
-                .isInstanceOf(Admission.Admitted.class);
+        Admission late = reserve(ledger, other.withRequestedRunBudget(usd("0.4")), usd("0.2"));
+        assertThat(late).isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) late).limit()).isEqualTo(usd("0.4"));
+        assertThat(((Admission.Denied) late).spent()).isEqualTo(usd("0.3"));
+    }
+
+    /** Budgets with none for runs: a run's cap comes from its calls' header only ({@code run-requested}). */
+    static final BudgetRules NO_RUN_BUDGETS = BudgetLoader.parse("budgets.yaml", """
+            budgets:
+              - { name: global, scope: global, window: month, limit_usd: 100 }
+            """);
+
+    Admission reserveWithoutRunBudgets(CallAttributes a, Money worstCase) {
+        return ledger.reserve(
+                call(a),
+                NO_RUN_BUDGETS.applicable(a, clock.instant()),
+                worstCase,
+                clock.instant().plus(LEASE));
+    }
+
+    @Test
+    void aRequestedRunCapCoversTheRunsCallsBeforeItAndAfterItWithoutTheHeader() {
+        CallAttributes plain = CallAttributes.of("k1", "", "y", "run-9");
+        CallAttributes capped = plain.withRequestedRunBudget(usd("0.5"));
+        ledger.settle(admitted(reserveWithoutRunBudgets(plain, usd("0.3"))), ok(usd("0.3")));
+        assertThat(ledger.budgetStatus(clock.instant()))
+                .as("a run without a cap has no budget to list")
+                .extracting(st -> st.budget().budget())
+                .containsExactly("global");
+
+        Admission late = reserveWithoutRunBudgets(capped, usd("0.3"));
+
+        assertThat(late).isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) late).message())
+                .startsWith("budget 'run-requested' for run 'run-9' total limit 0.5")
+                .contains("spent 0.300000000");
+        ReservationId inFlight = admitted(reserveWithoutRunBudgets(capped, usd("0.15")));
+        Admission withoutHeader = reserveWithoutRunBudgets(plain, usd("0.1"));
+        assertThat(withoutHeader)
+                .as("a call that does not repeat the header counts against the cap")
+                .isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) withoutHeader).reserved()).isEqualTo(usd("0.15"));
+        ledger.settle(inFlight, ok(usd("0.1")));
+        assertThat(reserveWithoutRunBudgets(plain.withRequestedRunBudget(usd("5")), usd("0.15")))
+                .as("a higher cap sent later is ignored")
+                .isInstanceOf(Admission.Denied.class);
+        Admission lower = reserveWithoutRunBudgets(plain.withRequestedRunBudget(usd("0.45")), usd("0.06"));
+        assertThat(lower).as("a lower cap sent later tightens it").isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) lower).limit()).isEqualTo(usd("0.45"));
+        assertThat(ledger.budgetStatus(clock.instant()))
+                .filteredOn(st -> st.budget().budget().equals("run-requested"))
+                .singleElement()
+                .satisfies(st -> {
+                    assertThat(st.budget().subject()).isEqualTo("run-9");
+                    assertThat(st.limit()).isEqualTo(usd("0.45"));
+                    assertThat(st.spent()).isEqualTo(usd("0.4"));
+                    assertThat(st.reserved()).isEqualTo(Money.ZERO);
+                });
     }
 
     @Test
