@@ -155,6 +155,32 @@ class CliTest {
     }
 
     @Test
+    void serveListsAnUnknownDemotionTierWithTheConfigsOtherProblems() throws IOException {
+        write("policy.yaml", "tiers:\n  small: { model: claude-haiku-4-5 }\ndefault_tier: small\n");
+        Path config = write("tiergate.yaml", """
+                listen: { port: 70000 }
+                policy: policy.yaml
+                keys:
+                  - { name: a, sha256: %s }
+                budgets:
+                  - name: cheap
+                    scope: global
+                    window: day
+                    limit_usd: 1
+                    mode: soft
+                    demote_below_priority: normal
+                    demote_to_tier: tiny
+                  - { name: other, scope: planet, window: day, limit_usd: 1 }
+                """.formatted("0".repeat(64)));
+        Run r = run("serve", "--config", config.toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err())
+                .contains("listen.port must be between 0 and 65535")
+                .contains("planet")
+                .contains("budget 'cheap' demotes to tier 'tiny', which the policy does not define; tiers are [small]");
+    }
+
+    @Test
     void hashKeyGeneratesAKeyAndItsHash() {
         Run r = run("hash-key", "--generate");
         assertThat(r.exit()).isZero();

@@ -96,7 +96,9 @@ public final class BudgetLoader {
 
     /**
      * Reads the value of a {@code budgets:} key inside a larger config file, adding problems to {@code problems}.
-     * The result is only meaningful if no problem was added.
+     * When a problem was added (here or before), the result is only for further checks that list their own
+     * problems too (a demotion tier against the policy): it holds the budgets that could be read, the first of
+     * each name, and must not be enforced.
      */
     public static BudgetRules read(YamlNode budgetsNode, Problems problems) {
         if (budgetsNode instanceof YamlNode.Null) {
@@ -107,10 +109,13 @@ public final class BudgetLoader {
         problems.sequence(budgetsNode, "budgets").ifPresent(seq -> {
             for (YamlNode item : seq.items()) {
                 problems.mapping(item, "a budget")
-                        .ifPresent(m -> readBudget(m, names, problems).ifPresent(budgets::add));
+                        .flatMap(m -> readBudget(m, names, problems))
+                        // a duplicate name is already a problem; keeping the first leaves valid BudgetRules
+                        .filter(b -> budgets.stream().noneMatch(o -> o.name().equals(b.name())))
+                        .ifPresent(budgets::add);
             }
         });
-        return problems.isEmpty() ? new BudgetRules(budgets) : BudgetRules.NONE;
+        return new BudgetRules(budgets);
     }
 
     private static Optional<Budget> readBudget(YamlNode.Mapping m, Map<String, YamlNode> names, Problems problems) {

@@ -291,10 +291,12 @@ public record GatewayConfig(
                 all.addAll(e.problems());
             }
         }
-        if (!all.isEmpty() || policy == null) {
+        if (policy == null) {
             throw new ConfigException(
                     all.isEmpty() ? List.of(new ConfigProblem(file.toString(), 0, 0, "no policy")) : all);
         }
+        // The checks against the policy's tiers and task types need only a loaded policy: they add to the problems
+        // above rather than wait for them to be fixed, so one run lists them all.
         checkDemotionTiers(budgets, policy, file.toString(), all);
         ShadowSettings shadow = ShadowSettings.OFF;
         Optional<YamlNode> shadowNode = r.get("shadow");
