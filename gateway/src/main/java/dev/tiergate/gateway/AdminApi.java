@@ -17,6 +17,7 @@ import dev.tiergate.pricing.Money;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
@@ -24,18 +25,23 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 
 /**
  * The admin JSON API, for the CLI and the dashboard: {@code GET /admin/budgets}, {@code GET /admin/spend?by=...
- * &since=YYYY-MM-DD}, {@code GET /admin/calls?limit=&before=&since=&until=&key=&team=&task=&run=&status=}.
+ * &since=YYYY-MM-DD}, {@code GET /admin/calls?limit=&before=&since=&until=&key=&team=&task=&run=&status=} (its
+ * {@code next} link keeps the filters).
  * Only admin keys (config {@code admin_keys}) are accepted; gateway keys are not. Read-only, except {@code POST
  * /admin/feedback {"request_id": "...", "score": 0..1}}, which records an external quality score of a served call
  * as evidence for {@code tiergate calibrate}.
  */
 final class AdminApi {
+    /** The {@code /admin/calls} filters, carried as given into the {@code next} link. */
+    private static final List<String> CALL_FILTERS = List.of("since", "until", "key", "team", "task", "run", "status");
+
     private final ApiKeys adminKeys;
     private final Ledger ledger;
     private final Clock clock;
@@ -111,7 +117,7 @@ final class AdminApi {
             int limit = Integer.parseInt(req.query().first("limit").orElse("100"));
             long before = Long.parseLong(req.query().first("before").orElse(Long.toString(Long.MAX_VALUE)));
             Set<CallStatus> statuses = new HashSet<>();
-            for (String s : req.query().all("status", java.util.List::of)) {
+            for (String s : req.query().all("status", List::of)) {
                 statuses.add(CallStatus.valueOf(s.toUpperCase(Locale.ROOT)));
             }
             query = new CallQuery(
@@ -164,7 +170,7 @@ final class AdminApi {
         ObjectNode root = json.createObjectNode();
         root.set("calls", rows);
         if (page.hasNext()) {
-            root.put("next", "/admin/calls?limit=" + query.limit() + "&before=" + page.next());
+            root.put("next", nextPage(req, query.limit(), page.next()));
         }
         send(res, root);
     }
@@ -229,6 +235,21 @@ final class AdminApi {
         out.put("score", evidence.served().score());
         out.put("source", evidence.source().wireName());
         send(res, out);
+    }
+
+    /** The link to the page after this one: the same filters, exactly as given, below {@code before}. */
+    private static String nextPage(ServerRequest req, int limit, long before) {
+        StringBuilder next = new StringBuilder("/admin/calls?limit=").append(limit);
+        for (String name : CALL_FILTERS) {
+            for (String value : req.query().all(name, List::of)) {
+                // URLEncoder writes form encoding: '+' for a space, which a query decoder may keep as a plus
+                next.append('&')
+                        .append(name)
+                        .append('=')
+                        .append(URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20"));
+            }
+        }
+        return next.append("&before=").append(before).toString();
     }
 
     private void badRequest(ServerResponse res, String message) {

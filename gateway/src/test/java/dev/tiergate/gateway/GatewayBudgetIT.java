@@ -429,6 +429,52 @@ class GatewayBudgetIT {
         }
     }
 
+    @Test
+    void adminCallsNextLinksKeepEveryFilterSoEachMatchingCallComesOnceAndNoOtherDoes() throws Exception {
+        String adminKey = "tg-admin-key";
+        // a run id that needs encoding: '&' would end the parameter, '+' read as a space, ' ' is not allowed
+        String run = "nightly run&1+2";
+        try (GatewayHarness h = new GatewayHarness(
+                dir, "admin_keys:\n  - { name: ops, sha256: " + ApiKeys.sha256Hex(adminKey) + " }\n")) {
+            h.fake.setDefault(FakeResponse.message("ok").withUsage(1000, 200));
+            for (int i = 0; i < 12; i++) {
+                // matching: extraction calls of the run (6); the rest differ in task type or run
+                String task = i % 3 == 2 ? "synthesis" : "extraction";
+                String[] headers = i % 4 == 3 ? new String[] {} : new String[] {"x-tiergate-run", run};
+                var res = http.send(post(h, body(task, false), headers), HttpResponse.BodyHandlers.ofString());
+                assertThat(res.statusCode()).as(res.body()).isEqualTo(200);
+            }
+            List<String> expected = rows(h.gateway.ledger()).stream()
+                    .filter(r -> r.call().taskType().equals("extraction")
+                            && r.call().runId().equals(run))
+                    .map(r -> r.call().requestId())
+                    .toList();
+            assertThat(expected).hasSize(6);
+
+            var today = java.time.LocalDate.now(java.time.ZoneOffset.UTC);
+            String next = "/admin/calls?limit=2&task=extraction&status=ok&status=denied&since=" + today + "&until="
+                    + today.plusDays(1)
+                    + "&key=agents&team=team-a&run=" + java.net.URLEncoder.encode(run, StandardCharsets.UTF_8);
+            List<String> seen = new ArrayList<>();
+            int pages = 0;
+            while (!next.isEmpty()) {
+                var res = admin(h, next, adminKey);
+                assertThat(res.statusCode()).as(res.body()).isEqualTo(200);
+                var page = JSON.readTree(res.body());
+                for (var call : page.path("calls")) {
+                    assertThat(call.path("task_type").asText()).isEqualTo("extraction");
+                    assertThat(call.path("run").asText()).isEqualTo(run);
+                    seen.add(call.path("request_id").asText());
+                }
+                next = page.path("next").asText();
+                pages++;
+                assertThat(pages).as("pages followed").isLessThanOrEqualTo(5);
+            }
+            // newest first, each once
+            assertThat(seen).containsExactlyElementsOf(expected);
+        }
+    }
+
     private HttpResponse<String> admin(GatewayHarness h, String path, String key) throws Exception {
         return http.send(
                 HttpRequest.newBuilder(URI.create(h.baseUrl() + path))
