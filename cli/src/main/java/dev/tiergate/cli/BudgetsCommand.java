@@ -5,14 +5,19 @@ import dev.tiergate.budget.BudgetLoader;
 import dev.tiergate.budget.BudgetRules;
 import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.config.ConfigException;
+import dev.tiergate.gateway.GatewayConfig;
 import dev.tiergate.ledger.Ledger;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
+import java.time.LocalDate;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -22,19 +27,44 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         description = {
             "Show limit, spent, reserved and remaining per budget window (the same as `budgets status`), or check"
-                    + " budget config (`budgets check FILE`)."
+                    + " budget config (`budgets check FILE`).",
+            "Without --config only windows the ledger holds (from their first call on) are shown."
         },
         subcommands = {BudgetsCommand.Check.class, BudgetsCommand.Status.class})
 final class BudgetsCommand implements Callable<Integer> {
     @Mixin
     LedgerOption ledger = new LedgerOption();
 
+    @Mixin
+    ConfigOption config = new ConfigOption();
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec = picocli.CommandLine.Model.CommandSpec.create();
 
     @Override
     public Integer call() {
-        return Status.print(ledger, spec);
+        return Status.print(ledger, config, spec);
+    }
+
+    /** The gateway config whose budgets are listed even before their first call; optional. */
+    static final class ConfigOption {
+        @Option(
+                names = "--config",
+                paramLabel = "FILE",
+                description = "The gateway config (tiergate.yaml): list the current window of each of its budgets"
+                        + " even before its first call, at zero spent. Not `per_run` budgets: their windows exist per"
+                        + " run and show once a run has made a call. The ledger is still --db or --postgres.")
+        @Nullable
+        Path file;
+
+        /** The configured budgets; none without --config. */
+        BudgetRules budgets(Clock clock) {
+            if (file == null) {
+                return BudgetRules.NONE;
+            }
+            return GatewayConfig.load(file, System.getenv(), LocalDate.now(clock))
+                    .enforcedBudgets();
+        }
     }
 
     /** {@code tiergate budgets check FILE}. */
@@ -79,29 +109,48 @@ final class BudgetsCommand implements Callable<Integer> {
     @Command(
             name = "status",
             mixinStandardHelpOptions = true,
-            description = "Every budget window that has not ended: limit, spent, reserved (calls in flight) and"
-                    + " remaining, in USD.")
+            description = {
+                "Every budget window that has not ended: limit, spent, reserved (calls in flight) and remaining, in"
+                        + " USD.",
+                "Without --config only windows the ledger holds (from their first call on) are shown.",
+                "Exit 2 if the --config file is invalid (every problem listed as FILE:LINE:COL)."
+            })
     static final class Status implements Callable<Integer> {
         @Mixin
         LedgerOption ledger = new LedgerOption();
+
+        @Mixin
+        ConfigOption config = new ConfigOption();
 
         @Spec
         picocli.CommandLine.Model.CommandSpec spec = picocli.CommandLine.Model.CommandSpec.create();
 
         @Override
         public Integer call() {
-            return print(ledger, spec);
+            return print(ledger, config, spec);
         }
 
-        static int print(LedgerOption ledger, picocli.CommandLine.Model.CommandSpec spec) {
+        static int print(LedgerOption ledger, ConfigOption config, picocli.CommandLine.Model.CommandSpec spec) {
             Clock clock = Clock.systemUTC();
+            BudgetRules configured;
+            try {
+                configured = config.budgets(clock);
+            } catch (ConfigException e) {
+                spec.commandLine().getErr().println(e.lines());
+                return Main.EXIT_BAD_INPUT;
+            }
             List<BudgetStatus> windows;
             try (Ledger l = ledger.open(clock)) {
-                windows = l.budgetStatus(clock.instant());
+                Instant now = clock.instant();
+                windows = configured.withUnusedWindows(l.budgetStatus(now), now);
             }
             PrintWriter out = spec.commandLine().getOut();
             if (windows.isEmpty()) {
-                out.println("no budget has been used yet");
+                out.println(
+                        config.file == null
+                                ? "no budget has been used yet (with --config FILE, configured budgets are listed"
+                                        + " before their first call)"
+                                : "no budget is configured in " + config.file + " and none has been used yet");
                 return 0;
             }
             String format = "%-20s %-16s %-8s %-21s %16s %16s %16s %16s%n";

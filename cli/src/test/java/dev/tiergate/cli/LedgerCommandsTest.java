@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,5 +79,64 @@ class LedgerCommandsTest {
         assertThat(missing.err()).contains("no ledger at");
         assertThat(CliTest.run("spend", "--db", db.toString(), "--by", "colour").err())
                 .contains("cannot group spend by 'colour'");
+    }
+
+    @Test
+    void budgetsWithTheConfigListEveryConfiguredBudgetEvenBeforeItsFirstCall() throws IOException {
+        Files.writeString(
+                dir.resolve("policy.yaml"), "tiers:\n  small: { model: claude-haiku-4-5 }\ndefault_tier: small\n");
+        Path config = Files.writeString(dir.resolve("tiergate.yaml"), """
+                policy: policy.yaml
+                keys:
+                  - { name: k, sha256: %s }
+                %s
+                  - { name: global-daily, scope: global, window: day, limit_usd: 100 }
+                  - { name: runs, scope: run, per_run: true, window: total, limit_usd: 2 }
+                  - { name: nightly, scope: run, run: nightly-42, window: total, limit_usd: 20 }
+                """.formatted("0".repeat(64), BUDGETS.strip()));
+        Path db = dir.resolve("tiergate.db");
+        BudgetRules rules = BudgetLoader.parse("b.yaml", BUDGETS);
+        Clock clock = Clock.systemUTC();
+        try (Ledger ledger = Ledger.sqlite(db, "gw", clock)) {
+            Instant now = clock.instant();
+            Call call = new Call("r1", now, "k", "a", "extraction", "small", "task:extraction", "m", "", "", 300);
+            Admission adm = ledger.reserve(
+                    call,
+                    rules.applicable(CallAttributes.of("k", "a", "extraction", ""), now),
+                    Money.parseUsd("0.5"),
+                    now.plusSeconds(30));
+            ledger.settle(
+                    ((Admission.Admitted) adm).reservation(),
+                    Outcome.ok("m", Usage.of(100, 20), Money.parseUsd("0.25"), 10, 5, "end_turn"));
+        }
+
+        CliTest.Run ledgerOnly = CliTest.run("budgets", "status", "--db", db.toString());
+        assertThat(ledgerOnly.exit()).as(ledgerOnly.err()).isZero();
+        assertThat(ledgerOnly.out()).contains("team-a").doesNotContain("global-daily");
+
+        for (String[] args : new String[][] {
+            {"budgets", "status", "--db", db.toString(), "--config", config.toString()},
+            {"budgets", "--db", db.toString(), "--config", config.toString()}
+        }) {
+            CliTest.Run r = CliTest.run(args);
+            assertThat(r.exit()).as(r.err()).isZero();
+            List<String> lines = r.out().lines().toList();
+            // header, then one line per window in lock order; the per-run budget has no window before a run
+            assertThat(lines).hasSize(4);
+            assertThat(lines.get(1).split(" +"))
+                    .startsWith("global-daily", "day")
+                    .endsWith("100.000000000", "0.000000000", "0.000000000", "100.000000000");
+            assertThat(lines.get(2).split(" +"))
+                    .startsWith("nightly", "nightly-42", "total", "1970-01-01T00:00:00Z")
+                    .endsWith("20.000000000", "0.000000000", "0.000000000", "20.000000000");
+            assertThat(lines.get(3).split(" +"))
+                    .startsWith("team-a", "month")
+                    .endsWith("4.500000000", "0.250000000", "0.000000000", "4.250000000");
+        }
+
+        Path bad = Files.writeString(dir.resolve("bad.yaml"), "policy: policy.yaml\nkeys: []\nbudgets: 3\n");
+        CliTest.Run invalid = CliTest.run("budgets", "status", "--db", db.toString(), "--config", bad.toString());
+        assertThat(invalid.exit()).isEqualTo(2);
+        assertThat(invalid.err()).contains(bad + ":3:");
     }
 }

@@ -5,6 +5,7 @@ import dev.tiergate.pricing.Money;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 
@@ -102,6 +103,45 @@ public final class BudgetRules {
                     capped));
         }
         out.sort(AppliedBudget.ORDER);
+        return List.copyOf(out);
+    }
+
+    /**
+     * The window containing {@code now} of each configured budget that can be named before any call: every budget
+     * except the {@code per_run: true} ones, whose windows exist per run id and so only once a run is seen. A
+     * {@code run: <id>} budget's window has that run id as its subject. In {@link AppliedBudget#ORDER}; empty when
+     * no such budget is configured.
+     */
+    public List<AppliedBudget> currentWindows(Instant now) {
+        List<AppliedBudget> out = new ArrayList<>();
+        for (Budget b : budgets) {
+            switch (b.scope()) {
+                case Scope.EachRun e -> {}
+                case Scope.Run r -> out.add(window(b, r.runId(), b.limit(), false, now));
+                case Scope.Global g -> out.add(window(b, "", b.limit(), false, now));
+                case Scope.Key k -> out.add(window(b, "", b.limit(), false, now));
+                case Scope.Team t -> out.add(window(b, "", b.limit(), false, now));
+                case Scope.TaskType t -> out.add(window(b, "", b.limit(), false, now));
+            }
+        }
+        out.sort(AppliedBudget.ORDER);
+        return List.copyOf(out);
+    }
+
+    /**
+     * {@code used} (the windows a ledger holds) together with a status of nothing spent and nothing reserved for
+     * each of {@link #currentWindows} that {@code used} lacks, so that a listing shows every configured budget
+     * before its first call. A window in {@code used} is kept as it is (its limit may be one set on first use, or
+     * from an earlier config). In {@link AppliedBudget#ORDER}.
+     */
+    public List<BudgetStatus> withUnusedWindows(List<BudgetStatus> used, Instant now) {
+        List<BudgetStatus> out = new ArrayList<>(used);
+        for (AppliedBudget w : currentWindows(now)) {
+            if (used.stream().noneMatch(s -> s.budget().sameWindow(w))) {
+                out.add(new BudgetStatus(w, w.limit(), Money.ZERO, Money.ZERO));
+            }
+        }
+        out.sort(Comparator.comparing(BudgetStatus::budget, AppliedBudget.ORDER));
         return List.copyOf(out);
     }
 

@@ -149,4 +149,40 @@ class BudgetRulesTest {
                 .isEqualTo("budget 'team-a' daily limit 4.500000000 USD: spent 4.200000000 + reserved 0.100000000"
                         + " + this call's estimate 0.350000000 would exceed it");
     }
+
+    @Test
+    void listsTheCurrentWindowOfEveryBudgetButPerRunOnesWithUnusedOnesAtZero() {
+        assertThat(names(RULES.currentWindows(NOON)))
+                .containsExactly("cheap-work", "ci-key", "global-daily", "nightly/nightly-42", "team-a");
+        AppliedBudget team = RULES.currentWindows(NOON).stream()
+                .filter(a -> a.budget().equals("team-a"))
+                .findFirst()
+                .orElseThrow();
+        // midnight in Berlin
+        assertThat(team.windowStart()).isEqualTo(Instant.parse("2026-11-28T23:00:00Z"));
+
+        AppliedBudget global = RULES.applicable(CallAttributes.of("", "", "", "r-1"), NOON).stream()
+                .filter(a -> a.budget().equals("global-daily"))
+                .findFirst()
+                .orElseThrow();
+        AppliedBudget run = RULES.applicable(CallAttributes.of("", "", "", "r-1"), NOON).stream()
+                .filter(a -> a.budget().equals("runs"))
+                .findFirst()
+                .orElseThrow();
+        BudgetStatus usedGlobal = new BudgetStatus(global, global.limit(), Money.parseUsd("3"), Money.parseUsd("1"));
+        BudgetStatus usedRun = new BudgetStatus(run, run.limit(), Money.parseUsd("0.5"), Money.ZERO);
+        List<BudgetStatus> all = RULES.withUnusedWindows(List.of(usedRun, usedGlobal), NOON);
+        assertThat(all)
+                .extracting(s -> s.budget().budget() + "/" + s.budget().subject())
+                .containsExactly(
+                        "cheap-work/", "ci-key/", "global-daily/", "nightly/nightly-42", "runs/r-1", "team-a/");
+        assertThat(all).contains(usedGlobal, usedRun);
+        BudgetStatus unused = all.get(0);
+        assertThat(unused.limit()).isEqualTo(Money.parseUsd("10"));
+        assertThat(unused.spent()).isEqualTo(Money.ZERO);
+        assertThat(unused.reserved()).isEqualTo(Money.ZERO);
+        assertThat(unused.remaining()).isEqualTo(unused.limit());
+        assertThat(BudgetRules.NONE.withUnusedWindows(List.of(usedGlobal), NOON))
+                .containsExactly(usedGlobal);
+    }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tiergate.budget.BudgetRules;
 import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.ledger.CallPage;
 import dev.tiergate.ledger.CallQuery;
@@ -31,9 +32,10 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The admin JSON API, for the CLI and the dashboard: {@code GET /admin/budgets}, {@code GET /admin/spend?by=...
- * &since=YYYY-MM-DD}, {@code GET /admin/calls?limit=&before=&since=&until=&key=&team=&task=&run=&status=} (its
- * {@code next} link keeps the filters).
+ * The admin JSON API, for the CLI and the dashboard: {@code GET /admin/budgets} (the current window of every
+ * configured budget, unused ones at zero, and every other open window in the ledger; a {@code per_run} budget's
+ * windows only once their run has made a call), {@code GET /admin/spend?by=...&since=YYYY-MM-DD}, {@code GET
+ * /admin/calls?limit=&before=&since=&until=&key=&team=&task=&run=&status=} (its {@code next} link keeps the filters).
  * Only admin keys (config {@code admin_keys}) are accepted; gateway keys are not. Read-only, except {@code POST
  * /admin/feedback {"request_id": "...", "score": 0..1}}, which records an external quality score of a served call
  * as evidence for {@code tiergate calibrate}.
@@ -43,13 +45,15 @@ final class AdminApi {
     private static final List<String> CALL_FILTERS = List.of("since", "until", "key", "team", "task", "run", "status");
 
     private final ApiKeys adminKeys;
+    private final BudgetRules budgets;
     private final Ledger ledger;
     private final Clock clock;
     private final MessagesHandler errors;
     private final ObjectMapper json = new ObjectMapper();
 
-    AdminApi(ApiKeys adminKeys, Ledger ledger, Clock clock, MessagesHandler errors) {
+    AdminApi(ApiKeys adminKeys, BudgetRules budgets, Ledger ledger, Clock clock, MessagesHandler errors) {
         this.adminKeys = adminKeys;
+        this.budgets = budgets;
         this.ledger = ledger;
         this.clock = clock;
         this.errors = errors;
@@ -60,7 +64,9 @@ final class AdminApi {
             return;
         }
         ArrayNode out = json.createArrayNode();
-        for (BudgetStatus s : ledger.budgetStatus(clock.instant())) {
+        Instant now = clock.instant();
+        // the ledger holds a window only from its first call on: configured budgets not used yet are listed at zero
+        for (BudgetStatus s : budgets.withUnusedWindows(ledger.budgetStatus(now), now)) {
             ObjectNode b = out.addObject();
             b.put("budget", s.budget().budget());
             b.put("subject", s.budget().subject());

@@ -35,7 +35,8 @@ public final class Gateway implements AutoCloseable {
         metrics.ledger(accounting.ledger());
         MessagesHandler handler =
                 new MessagesHandler(config, upstreamFor(config), recorder, metrics, accounting, clock);
-        AdminApi admin = new AdminApi(config.adminKeys(), accounting.ledger(), clock, handler);
+        AdminApi admin =
+                new AdminApi(config.adminKeys(), config.enforcedBudgets(), accounting.ledger(), clock, handler);
         WebServer server = WebServer.builder()
                 .host(config.host())
                 .port(config.port())

@@ -98,6 +98,20 @@ public record GatewayConfig(
                 shadow);
     }
 
+    /**
+     * Every budget this config enforces, for listings: the {@code budgets:} list and, with a {@code shadow:}
+     * section, the shadow budget ({@value ShadowSettings#BUDGET}, a name the config may not use otherwise).
+     */
+    public BudgetRules enforcedBudgets() {
+        List<Budget> shadowBudget = shadow.rules().budgets();
+        if (shadowBudget.isEmpty()) {
+            return budgets;
+        }
+        List<Budget> all = new ArrayList<>(budgets.budgets());
+        all.addAll(shadowBudget);
+        return new BudgetRules(all);
+    }
+
     /** Anthropic's own request size limit for Messages: 32 MB. */
     public static final long DEFAULT_MAX_BODY_BYTES = 32L * 1024 * 1024;
 

@@ -475,6 +475,61 @@ class GatewayBudgetIT {
         }
     }
 
+    @Test
+    void adminBudgetsListsEveryConfiguredBudgetBeforeItsFirstCall() throws Exception {
+        String adminKey = "tg-admin-key";
+        try (GatewayHarness h = new GatewayHarness(dir, """
+                budgets:
+                  - { name: day, scope: global, window: day, limit_usd: 1 }
+                  - { name: team-b, scope: team, team: b, window: month, limit_usd: 3 }
+                  - { name: runs, scope: run, per_run: true, window: total, limit_usd: 2 }
+                  - { name: nightly, scope: run, run: nightly-42, window: total, limit_usd: 20 }
+                shadow:
+                  budget_usd: 0.5
+                  task_types:
+                    synthesis: { sample_rate: 0 }
+                admin_keys:
+                  - { name: ops, sha256: %s }
+                """.formatted(ApiKeys.sha256Hex(adminKey)))) {
+            var before =
+                    JSON.readTree(admin(h, "/admin/budgets", adminKey).body()).path("budgets");
+            assertThat(before)
+                    .extracting(b ->
+                            b.path("budget").asText() + "/" + b.path("subject").asText())
+                    .containsExactly("day/", "nightly/nightly-42", "shadow/", "team-b/");
+            for (var b : before) {
+                assertThat(b.path("spent_usd").asText()).isEqualTo("0.000000000");
+                assertThat(b.path("reserved_usd").asText()).isEqualTo("0.000000000");
+                assertThat(b.path("remaining_usd").asText())
+                        .isEqualTo(b.path("limit_usd").asText());
+            }
+            var day = before.get(0);
+            assertThat(day.path("limit_usd").asText()).isEqualTo("1.000000000");
+            assertThat(day.path("window").asText()).isEqualTo("day");
+            assertThat(day.path("mode").asText()).isEqualTo("hard");
+            assertThat(day.path("window_start").asText())
+                    .isEqualTo(java.time.LocalDate.now(java.time.ZoneOffset.UTC)
+                            .atStartOfDay(java.time.ZoneOffset.UTC)
+                            .toInstant()
+                            .toString());
+            assertThat(before.get(1).path("window_start").asText()).isEqualTo("1970-01-01T00:00:00Z");
+
+            h.fake.setDefault(FakeResponse.message("ok").withUsage(1000, 200));
+            http.send(
+                    post(h, body("extraction", false), "x-tiergate-run", "r-1"), HttpResponse.BodyHandlers.ofString());
+            var after =
+                    JSON.readTree(admin(h, "/admin/budgets", adminKey).body()).path("budgets");
+            // the used window comes from the ledger once, and the run's own window appears with its run
+            assertThat(after)
+                    .extracting(b ->
+                            b.path("budget").asText() + "/" + b.path("subject").asText())
+                    .containsExactly("day/", "nightly/nightly-42", "runs/r-1", "shadow/", "team-b/");
+            // extraction on Haiku 4.5: 1,000 x $1 + 200 x $5
+            assertThat(after.get(0).path("spent_usd").asText()).isEqualTo("0.002000000");
+            assertThat(after.get(2).path("spent_usd").asText()).isEqualTo("0.002000000");
+        }
+    }
+
     private HttpResponse<String> admin(GatewayHarness h, String path, String key) throws Exception {
         return http.send(
                 HttpRequest.newBuilder(URI.create(h.baseUrl() + path))
