@@ -70,10 +70,10 @@ class MessagesHandlerFailureIT {
         GatewayConfig config = GatewayConfig.load(
                 dir.resolve("tiergate.yaml"), Map.of("ANTHROPIC_API_KEY", "sk-test"), LocalDate.of(2026, 11, 29));
         Clock clock = Clock.systemUTC();
+        GatewayMetrics metrics = new GatewayMetrics();
         accounting = new Accounting(
-                config.budgets(), config.ledger().open(config.instanceId(), clock), clock, config.lease());
-        handler = new MessagesHandler(
-                config, Gateway.upstreamFor(config), recorded::add, new GatewayMetrics(), accounting, clock);
+                config.budgets(), config.ledger().open(config.instanceId(), clock), metrics, clock, config.lease());
+        handler = new MessagesHandler(config, Gateway.upstreamFor(config), recorded::add, metrics, accounting, clock);
     }
 
     @AfterEach
