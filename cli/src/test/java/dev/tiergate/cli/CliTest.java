@@ -181,6 +181,39 @@ class CliTest {
     }
 
     @Test
+    void serveRefusesABadBudgetConfigListingEveryBudgetProblemWhereItIs() throws IOException {
+        write("policy.yaml", "tiers:\n  small: { model: claude-haiku-4-5-20251001 }\ndefault_tier: small\n");
+        Path config = write("tiergate.yaml", """
+                listen: { host: 127.0.0.1, port: 0 }
+                policy: policy.yaml
+                upstream: { base_url: simulated }
+                keys:
+                  - { name: a, sha256: %s }
+                budgets:
+                  - { name: galactic, scope: galaxy, window: day, limit_usd: 1 }
+                  - { name: negative, scope: global, window: day, limit_usd: -3 }
+                  - { name: martian, scope: global, window: day, limit_usd: 1, zone: Mars/Olympus_Mons }
+                """.formatted("ab".repeat(32)));
+        // the config is otherwise valid: a serve that accepted it would run until stopped, so bound the wait
+        Run r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                java.time.Duration.ofSeconds(60), () -> run("serve", "--config", config.toString()));
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.out()).doesNotContain("listening");
+        String at = config.toString() + ":";
+        assertThat(r.err().lines().toList())
+                .anySatisfy(l -> assertThat(l)
+                        .startsWith(at + "7:")
+                        .contains("budget 'galactic' scope must be one of")
+                        .contains("got 'galaxy'"))
+                .anySatisfy(l -> assertThat(l)
+                        .startsWith(at + "8:")
+                        .contains("budget 'negative' limit_usd must be positive, got -3"))
+                .anySatisfy(l -> assertThat(l)
+                        .startsWith(at + "9:")
+                        .contains("budget 'martian' zone 'Mars/Olympus_Mons' is not a time zone"));
+    }
+
+    @Test
     void hashKeyGeneratesAKeyAndItsHash() {
         Run r = run("hash-key", "--generate");
         assertThat(r.exit()).isZero();
