@@ -19,7 +19,7 @@ import java.util.OptionalLong;
  * that is absent is inserted right after the opening brace. Thread-safe.
  */
 public final class BodyRewriter {
-    private static final JsonFactory JSON = new JsonFactory();
+    private static final JsonFactory JSON = RequestJson.factory();
 
     private BodyRewriter() {}
 

@@ -26,6 +26,16 @@ class BodyRewriterTest {
     }
 
     @Test
+    void aTopLevelStringOverJacksonsDefault20MillionCharactersIsKept() {
+        // a system prompt (or any top-level string) of 20,000,001 characters: the body limit bounds it, not Jackson
+        String big = "s".repeat(20_000_001);
+        String body = "{\"model\":\"task:x\",\"system\":\"" + big + "\",\"max_tokens\":10}";
+
+        assertThat(rewrite(body, "m", OptionalLong.of(5)))
+                .isEqualTo("{\"model\":\"m\",\"system\":\"" + big + "\",\"max_tokens\":5}");
+    }
+
+    @Test
     void worksWhenMaxTokensComesBeforeModel() {
         assertThat(rewrite("{\"max_tokens\":10,\"model\":\"a\",\"messages\":[]}", "bb", OptionalLong.of(7)))
                 .isEqualTo("{\"max_tokens\":7,\"model\":\"bb\",\"messages\":[]}");

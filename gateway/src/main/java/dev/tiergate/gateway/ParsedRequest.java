@@ -3,6 +3,7 @@ package dev.tiergate.gateway;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiergate.messages.RequestJson;
 import java.util.OptionalLong;
 
 /**
@@ -11,7 +12,7 @@ import java.util.OptionalLong;
  * body is the upstream's business and passes through untouched.
  */
 final class ParsedRequest {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = RequestJson.mapper();
 
     private final byte[] raw;
     private final JsonNode json;

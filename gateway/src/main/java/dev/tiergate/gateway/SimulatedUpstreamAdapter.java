@@ -2,6 +2,7 @@ package dev.tiergate.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiergate.messages.RequestJson;
 import dev.tiergate.simulator.SimulatedResponse;
 import dev.tiergate.simulator.SimulatedUpstream;
 import java.io.ByteArrayInputStream;
@@ -24,7 +25,7 @@ import java.util.function.Function;
  * real seconds). Every body says it is simulated.
  */
 final class SimulatedUpstreamAdapter implements Upstream {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = RequestJson.mapper();
 
     private final SimulatedUpstream simulator;
     private final int maxRetries;

@@ -220,6 +220,36 @@ class GatewayContractIT {
         }
     }
 
+    @Test
+    void aRequestUnderTheLimitWithOneStringOverJacksonsDefault20MillionCharactersGoesThrough() throws Exception {
+        try (GatewayHarness h = new GatewayHarness(dir)) {
+            // a base64 image of about 15 MB: one JSON string of 20,000,001 characters, well under 32 MB in all
+            String big = "A".repeat(20_000_001);
+            String request = "{\"model\":\"task:extraction\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\","
+                    + "\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":"
+                    + "\"image/jpeg\",\"data\":\"" + big + "\"}}]}]}";
+            HttpResponse<String> res = http.send(
+                    HttpRequest.newBuilder(URI.create(h.baseUrl() + "/v1/messages"))
+                            .header("x-api-key", GatewayHarness.KEY)
+                            .POST(HttpRequest.BodyPublishers.ofString(request))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(res.statusCode()).as(res.body()).isEqualTo(200);
+            assertThat(h.fake.requestCount()).isEqualTo(1);
+            assertThat(h.fake.requests()
+                            .get(0)
+                            .json()
+                            .path("messages")
+                            .get(0)
+                            .path("content")
+                            .get(0)
+                            .path("source")
+                            .path("data")
+                            .asText())
+                    .hasSize(big.length());
+        }
+    }
+
     // --- 5. a key's default task type ---
 
     @Test

@@ -1,6 +1,8 @@
 package dev.tiergate.testing;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.Collections;
@@ -10,7 +12,12 @@ import java.util.Map;
 
 /** JSON and header helpers shared by the fake's scripts and server. */
 final class Wire {
-    static final ObjectMapper JSON = new ObjectMapper();
+    // like the real API, which takes any request within its 32 MB limit: no 20M-character cap on one string
+    static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxStringLength(Integer.MAX_VALUE)
+                    .build())
+            .build());
 
     private Wire() {}
 
