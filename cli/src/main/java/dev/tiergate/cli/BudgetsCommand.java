@@ -6,13 +6,16 @@ import dev.tiergate.budget.BudgetRules;
 import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.config.ConfigException;
 import dev.tiergate.gateway.GatewayConfig;
+import dev.tiergate.gateway.LedgerSettings;
 import dev.tiergate.ledger.Ledger;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
@@ -53,18 +56,32 @@ final class BudgetsCommand implements Callable<Integer> {
                 paramLabel = "FILE",
                 description = "The gateway config (tiergate.yaml): list the current window of each of its budgets"
                         + " even before its first call, at zero spent. Not `per_run` budgets: their windows exist per"
-                        + " run and show once a run has made a call. The ledger is still --db or --postgres.")
+                        + " run and show once a run has made a call. The ledger is the config's too, unless --db or"
+                        + " --postgres is given.")
         @Nullable
         Path file;
 
-        /** The configured budgets; none without --config. */
-        BudgetRules budgets(Clock clock) {
+        /** The gateway config, if --config was given. */
+        Optional<GatewayConfig> load(Clock clock) {
             if (file == null) {
-                return BudgetRules.NONE;
+                return Optional.empty();
             }
-            return GatewayConfig.load(file, System.getenv(), LocalDate.now(clock))
-                    .enforcedBudgets();
+            return Optional.of(GatewayConfig.load(file, System.getenv(), LocalDate.now(clock)));
         }
+    }
+
+    /** The ledger --db or --postgres names; else the one --config names; else the default file. */
+    static Ledger open(LedgerOption ledger, Optional<GatewayConfig> config, Clock clock) {
+        if (ledger.given() || config.isEmpty()) {
+            return ledger.open(clock);
+        }
+        LedgerSettings settings = config.get().ledger();
+        if (settings instanceof LedgerSettings.Sqlite sqlite && !Files.isRegularFile(sqlite.file())) {
+            // reading must not create an empty ledger where the gateway has not written one yet
+            throw new CliException("no ledger at " + sqlite.file() + " (the ledger the --config file names); has the"
+                    + " gateway run yet? Or give --db FILE / --postgres URL");
+        }
+        return settings.open(LedgerOption.INSTANCE, clock);
     }
 
     /** {@code tiergate budgets check FILE}. */
@@ -132,15 +149,16 @@ final class BudgetsCommand implements Callable<Integer> {
 
         static int print(LedgerOption ledger, ConfigOption config, picocli.CommandLine.Model.CommandSpec spec) {
             Clock clock = Clock.systemUTC();
-            BudgetRules configured;
+            Optional<GatewayConfig> gateway;
             try {
-                configured = config.budgets(clock);
+                gateway = config.load(clock);
             } catch (ConfigException e) {
                 spec.commandLine().getErr().println(e.lines());
                 return Main.EXIT_BAD_INPUT;
             }
+            BudgetRules configured = gateway.map(GatewayConfig::enforcedBudgets).orElse(BudgetRules.NONE);
             List<BudgetStatus> windows;
-            try (Ledger l = ledger.open(clock)) {
+            try (Ledger l = open(ledger, gateway, clock)) {
                 Instant now = clock.instant();
                 windows = configured.withUnusedWindows(l.budgetStatus(now), now);
             }

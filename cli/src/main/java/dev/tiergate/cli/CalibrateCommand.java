@@ -228,8 +228,11 @@ final class CalibrateCommand implements Callable<Integer> {
             try (Ledger l = ledger.open(Clock.systemUTC())) {
                 List<dev.tiergate.calibration.Outcome> fromDb = LedgerEvidence.outcomes(l.evidence(from));
                 outcomes.addAll(fromDb);
-                sources.add("ledger " + (ledger.postgresUrl != null ? ledger.postgresUrl : ledger.db.toString()) + " ("
-                        + fromDb.size() + " outcomes" + (since == null ? "" : " since " + since) + ")");
+                sources.add("ledger "
+                        + (ledger.postgresUrl != null
+                                ? ledger.postgresUrl
+                                : ledger.dbFile().toString()) + " (" + fromDb.size() + " outcomes"
+                        + (since == null ? "" : " since " + since) + ")");
             }
         }
         evidence = String.join(" + ", sources);

@@ -13,8 +13,12 @@ final class LedgerOption {
     /** The instance id of the CLI; it reads and never reserves, so it owns no leases. */
     static final String INSTANCE = "cli";
 
-    @Option(names = "--db", paramLabel = "FILE", description = "SQLite ledger file (default: ${DEFAULT-VALUE}).")
-    Path db = Path.of("tiergate.db");
+    /** The SQLite file when neither --db nor --postgres (nor, where a command takes it, --config) says otherwise. */
+    static final Path DEFAULT_DB = Path.of("tiergate.db");
+
+    @Option(names = "--db", paramLabel = "FILE", description = "SQLite ledger file (default: tiergate.db).")
+    @Nullable
+    Path db;
 
     @Option(
             names = "--postgres",
@@ -36,6 +40,16 @@ final class LedgerOption {
     @Option(names = "--postgres-schema", paramLabel = "SCHEMA", description = "Default: ${DEFAULT-VALUE}.")
     String postgresSchema = "tiergate";
 
+    /** The SQLite file to read: --db, or the default. */
+    Path dbFile() {
+        return db != null ? db : DEFAULT_DB;
+    }
+
+    /** Whether --db or --postgres was given, rather than left to a default. */
+    boolean given() {
+        return db != null || postgresUrl != null;
+    }
+
     Ledger open(Clock clock) {
         try {
             if (postgresUrl != null) {
@@ -43,10 +57,11 @@ final class LedgerOption {
                 return Ledger.postgres(
                         new PostgresSettings(postgresUrl, postgresUser, password, postgresSchema, 1), INSTANCE, clock);
             }
-            if (!Files.isRegularFile(db)) {
-                throw new CliException("no ledger at " + db + "; give the gateway's --db FILE (or --postgres URL)");
+            Path file = dbFile();
+            if (!Files.isRegularFile(file)) {
+                throw new CliException("no ledger at " + file + "; give the gateway's --db FILE (or --postgres URL)");
             }
-            return Ledger.sqlite(db, INSTANCE, clock);
+            return Ledger.sqlite(file, INSTANCE, clock);
         } catch (IllegalArgumentException e) {
             throw new CliException(String.valueOf(e.getMessage()));
         }

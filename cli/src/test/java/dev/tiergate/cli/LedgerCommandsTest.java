@@ -134,6 +134,18 @@ class LedgerCommandsTest {
                     .endsWith("4.500000000", "0.250000000", "0.000000000", "4.250000000");
         }
 
+        // without --db, the ledger is the one the config names, as for `serve --config`
+        Path withLedger = Files.writeString(
+                dir.resolve("with-ledger.yaml"),
+                Files.readString(config) + "ledger: { sqlite: " + db.toAbsolutePath() + " }\n");
+        CliTest.Run fromConfig = CliTest.run("budgets", "--config", withLedger.toString());
+        assertThat(fromConfig.exit()).as(fromConfig.err()).isZero();
+        assertThat(fromConfig.out()).contains("global-daily").contains("0.250000000");
+        // and a config whose ledger the gateway has not written yet is not created empty by a read
+        CliTest.Run noLedgerYet = CliTest.run("budgets", "--config", config.toString());
+        assertThat(noLedgerYet.exit()).isNotZero();
+        assertThat(noLedgerYet.err()).contains("no ledger at").contains("--config");
+
         Path bad = Files.writeString(dir.resolve("bad.yaml"), "policy: policy.yaml\nkeys: []\nbudgets: 3\n");
         CliTest.Run invalid = CliTest.run("budgets", "status", "--db", db.toString(), "--config", bad.toString());
         assertThat(invalid.exit()).isEqualTo(2);
