@@ -12,17 +12,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tiergate.testing.FakeAnthropic;
 import dev.tiergate.testing.FakeResponse;
 import dev.tiergate.testing.RecordedRequest;
-import io.helidon.common.testing.virtualthreads.PinningRecorder;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
@@ -39,8 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Gateway behaviours callers and operators rely on, end to end: the official Java SDK or a plain HTTP client as the
- * caller, a real gateway on port 0, a {@link FakeAnthropic} upstream. Tests whose config the shared
- * {@link GatewayHarness} cannot express (policy, upstream retry settings, key defaults) start a {@link Rig} instead.
+ * caller, a real gateway on port 0, a {@link FakeAnthropic} upstream. Tests that need their own policy, upstream
+ * retry settings or key defaults give {@link GatewayHarness} a policy and config of their own.
  */
 class GatewayContractIT {
     private static final Duration WAIT = Duration.ofSeconds(5);
@@ -64,7 +59,7 @@ class GatewayContractIT {
 
     // --- 1. retries honour retry-after, up to max_retry_wait_ms ---
 
-    private Rig retryRig() {
+    private GatewayHarness retryRig() {
         return rig(GatewayHarness.POLICY, url -> """
                 listen: { host: 127.0.0.1, port: 0 }
                 policy: policy.yaml
@@ -80,7 +75,7 @@ class GatewayContractIT {
 
     @Test
     void aRetryAfterInSecondsIsWaitedOutBeforeTheSameModelIsTriedAgain() {
-        Rig rig = retryRig();
+        GatewayHarness rig = retryRig();
         rig.fake.enqueue(
                 FakeResponse.error(429, "rate_limit_error", "slow down").withHeader("retry-after", "1"));
         rig.fake.enqueue(FakeResponse.message("after the wait").withUsage(10, 10));
@@ -99,7 +94,7 @@ class GatewayContractIT {
 
     @Test
     void aRetryAfterAsAnHttpDateIsWaitedOutToo() {
-        Rig rig = retryRig();
+        GatewayHarness rig = retryRig();
         long start = System.nanoTime();
         // an HTTP date has whole seconds: now + 2 s, truncated, is still more than 1 s away
         String at = DateTimeFormatter.RFC_1123_DATE_TIME.format(
@@ -117,7 +112,7 @@ class GatewayContractIT {
 
     @Test
     void aRetryAfterLongerThanTheMaximumWaitMovesStraightToTheTiersFallback() {
-        Rig rig = retryRig();
+        GatewayHarness rig = retryRig();
         // ten minutes: a gateway that waited would leave the SDK to time out after 20 s
         rig.fake.enqueue(
                 FakeResponse.error(429, "rate_limit_error", "slow down").withHeader("retry-after", "600"));
@@ -164,7 +159,7 @@ class GatewayContractIT {
 
     @Test
     void anUnknownTaskTypeIsRefusedWhenThePolicyHasNoDefaultTier() throws Exception {
-        Rig rig = rig("""
+        GatewayHarness rig = rig("""
                 tiers:
                   small: { model: claude-haiku-4-5-20251001 }
                 default_max_tokens: 1024
@@ -254,7 +249,8 @@ class GatewayContractIT {
 
     @Test
     void aKeysDefaultTaskRoutesRequestsThatNameNoTask() throws Exception {
-        Rig rig = rig(GatewayHarness.POLICY, url -> """
+        GatewayHarness rig =
+                rig(GatewayHarness.POLICY, url -> """
                 listen: { host: 127.0.0.1, port: 0 }
                 policy: policy.yaml
                 upstream: { base_url: %s, max_retries: 0 }
@@ -305,7 +301,7 @@ class GatewayContractIT {
 
     @Test
     void aSpentSoftBudgetDemotesTaskTypesBelowItsPriorityToItsTier() throws Exception {
-        Rig rig = rig("""
+        GatewayHarness rig = rig("""
                 tiers:
                   frontier: { model: claude-opus-4-6 }
                   small:    { model: claude-haiku-4-5-20251001 }
@@ -382,7 +378,7 @@ class GatewayContractIT {
 
     // --- helpers ---
 
-    private AnthropicClient sdk(Rig rig) {
+    private AnthropicClient sdk(GatewayHarness rig) {
         AnthropicClient client = AnthropicOkHttpClient.builder()
                 .baseUrl(rig.gateway.baseUrl())
                 .apiKey(GatewayHarness.KEY)
@@ -417,59 +413,9 @@ class GatewayContractIT {
                 + ",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
     }
 
-    private Rig rig(String policy, Function<String, String> configForUpstreamUrl) {
-        Rig rig = new Rig(dir, policy, configForUpstreamUrl);
+    private GatewayHarness rig(String policy, Function<String, String> configForUpstreamUrl) {
+        GatewayHarness rig = new GatewayHarness(dir, policy, configForUpstreamUrl);
         open.add(rig);
         return rig;
-    }
-
-    /**
-     * A gateway on port 0 in front of a {@link FakeAnthropic}, from a policy and a config the test writes; as
-     * {@link GatewayHarness}, it fails the test if a virtual thread stays pinned.
-     */
-    private static final class Rig implements AutoCloseable {
-        final FakeAnthropic fake;
-        final Gateway gateway;
-        final List<CallRecord> calls = new CopyOnWriteArrayList<>();
-        private final PinningRecorder pinning = PinningRecorder.create();
-
-        Rig(Path dir, String policy, Function<String, String> configForUpstreamUrl) {
-            pinning.record(GatewayHarness.PINNED_AT_MOST);
-            fake = FakeAnthropic.start();
-            try {
-                Files.writeString(dir.resolve("policy.yaml"), policy);
-                Files.writeString(dir.resolve("tiergate.yaml"), configForUpstreamUrl.apply(fake.baseUrl()));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            GatewayConfig config = GatewayConfig.load(
-                    dir.resolve("tiergate.yaml"),
-                    Map.of("ANTHROPIC_API_KEY", GatewayHarness.UPSTREAM_SECRET),
-                    LocalDate.of(2026, 11, 29));
-            gateway = Gateway.start(config, calls::add, Clock.systemUTC());
-        }
-
-        /** Waits until {@code n} calls have been recorded, polling. */
-        List<CallRecord> awaitCalls(int n) {
-            long deadline = System.nanoTime() + WAIT.toNanos();
-            while (calls.size() < n) {
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("expected " + n + " recorded calls, got " + calls);
-                }
-                java.util.concurrent.locks.LockSupport.parkNanos(
-                        Duration.ofMillis(5).toNanos());
-            }
-            return List.copyOf(calls);
-        }
-
-        @Override
-        public void close() {
-            try {
-                gateway.close();
-                fake.close();
-            } finally {
-                pinning.close();
-            }
-        }
     }
 }

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /** A real gateway on port 0 in front of a {@link FakeAnthropic}, with the calls it recorded. */
 final class GatewayHarness implements AutoCloseable {
@@ -53,30 +54,38 @@ final class GatewayHarness implements AutoCloseable {
     }
 
     GatewayHarness(Path dir, String extraConfig) {
+        this(dir, POLICY, upstreamUrl ->
+                """
+                listen: { host: 127.0.0.1, port: 0 }
+                policy: policy.yaml
+                upstream:
+                  base_url: %s
+                  max_retries: 2
+                  retry_base_ms: 1
+                  max_retry_wait_ms: 200
+                  idle_timeout_ms: 5000
+                keys:
+                  - name: agents
+                    sha256: %s
+                    team: team-a
+                  - name: passthrough
+                    sha256: %s
+                    allow_model_passthrough: true
+                %s
+                """.formatted(upstreamUrl, ApiKeys.sha256Hex(KEY), ApiKeys.sha256Hex(PASSTHROUGH_KEY), extraConfig));
+    }
+
+    /**
+     * A gateway from {@code policy} and the config {@code configForUpstreamUrl} writes given the fake upstream's
+     * base URL, for tests that need their own tiers, retries or keys.
+     */
+    GatewayHarness(Path dir, String policy, Function<String, String> configForUpstreamUrl) {
         // every gateway IT fails if a virtual thread parks while pinned to its carrier for this long or longer
         pinning.record(PINNED_AT_MOST);
         fake = FakeAnthropic.start();
         try {
-            Files.writeString(dir.resolve("policy.yaml"), POLICY);
-            Files.writeString(dir.resolve("tiergate.yaml"), """
-                    listen: { host: 127.0.0.1, port: 0 }
-                    policy: policy.yaml
-                    upstream:
-                      base_url: %s
-                      max_retries: 2
-                      retry_base_ms: 1
-                      max_retry_wait_ms: 200
-                      idle_timeout_ms: 5000
-                    keys:
-                      - name: agents
-                        sha256: %s
-                        team: team-a
-                      - name: passthrough
-                        sha256: %s
-                        allow_model_passthrough: true
-                    %s
-                    """.formatted(
-                            fake.baseUrl(), ApiKeys.sha256Hex(KEY), ApiKeys.sha256Hex(PASSTHROUGH_KEY), extraConfig));
+            Files.writeString(dir.resolve("policy.yaml"), policy);
+            Files.writeString(dir.resolve("tiergate.yaml"), configForUpstreamUrl.apply(fake.baseUrl()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
