@@ -8,7 +8,9 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
 import java.util.Map;
+import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
+import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * PostgreSQL through a HikariCP pool, READ COMMITTED. Writes go through {@link GroupCommit} on one connection
@@ -105,6 +107,9 @@ final class PostgresDatabase implements Database {
                     "cannot create schema " + settings.schema() + " in " + settings.jdbcUrl() + ": " + e.getMessage(),
                     e);
         }
+        // before the pool starts: Flyway works through its own connections, closed when it is done
+        Migrations.apply(
+                Dialect.POSTGRESQL, migrationSource(settings), settings.schema(), "PostgreSQL ledger " + settings);
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(settings.jdbcUrl());
         config.setUsername(settings.user());
@@ -114,14 +119,15 @@ final class PostgresDatabase implements Database {
         config.setMaximumPoolSize(settings.maxPoolSize() + 1);
         config.setAutoCommit(false);
         config.setPoolName("tiergate-ledger");
-        PostgresDatabase db = new PostgresDatabase(new HikariDataSource(config), settings);
-        try {
-            Migrations.apply(db);
-        } catch (RuntimeException e) {
-            db.close();
-            throw e;
-        }
-        return db;
+        return new PostgresDatabase(new HikariDataSource(config), settings);
+    }
+
+    private static DataSource migrationSource(PostgresSettings settings) {
+        PGSimpleDataSource source = new PGSimpleDataSource();
+        source.setURL(settings.jdbcUrl());
+        source.setUser(settings.user());
+        source.setPassword(settings.password());
+        return source;
     }
 
     private static void createSchema(PostgresSettings settings) throws SQLException {

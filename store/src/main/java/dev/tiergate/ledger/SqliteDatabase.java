@@ -2,7 +2,6 @@ package dev.tiergate.ledger;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -11,6 +10,9 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import javax.sql.DataSource;
+import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteDataSource;
 
 /**
  * A SQLite file in WAL mode: all writes through one connection, with group commit on a writer thread (see
@@ -90,6 +92,9 @@ final class SqliteDatabase implements Database {
             if (parent != null) {
                 java.nio.file.Files.createDirectories(parent);
             }
+            // first, through Flyway's own connection, closed when it is done: none of ours is open yet to hold a
+            // lock or to see the schema change under it
+            Migrations.apply(Dialect.SQLITE, migrationSource(file), "main", "SQLite ledger " + file);
             Connection writer = connect(file);
             try (Statement s = writer.createStatement()) {
                 // WAL: readers never block the writer; persists in the file
@@ -104,12 +109,6 @@ final class SqliteDatabase implements Database {
                 s.execute("PRAGMA busy_timeout=0");
             }
             SqliteDatabase db = new SqliteDatabase(file, writer, connect(file), checkpointer);
-            try {
-                Migrations.apply(db);
-            } catch (RuntimeException e) {
-                db.close();
-                throw e;
-            }
             db.checkpoints.start();
             return db;
         } catch (SQLException | java.io.IOException e) {
@@ -118,16 +117,37 @@ final class SqliteDatabase implements Database {
     }
 
     private static Connection connect(Path file) throws SQLException {
-        java.util.Properties options = new java.util.Properties();
+        return settings().createConnection(url(file));
+    }
+
+    /**
+     * Connections for Flyway: the same settings as ours, and each transaction begins IMMEDIATE, taking the file's
+     * write lock before it reads the schema history. Otherwise two processes opening a new file at once would both
+     * read "nothing applied", and the second one's first write would fail (SQLITE_BUSY, which busy_timeout does not
+     * wait out for a transaction whose snapshot is stale) instead of waiting and then finding nothing to do.
+     */
+    static DataSource migrationSource(Path file) {
+        SQLiteConfig settings = settings();
+        // as the writer sets it below; a no-op once the file is in WAL mode
+        settings.setJournalMode(SQLiteConfig.JournalMode.WAL);
+        settings.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+        SQLiteDataSource source = new SQLiteDataSource(settings);
+        source.setUrl(url(file));
+        return source;
+    }
+
+    private static SQLiteConfig settings() {
+        SQLiteConfig settings = new SQLiteConfig();
         // the driver otherwise queries last_insert_rowid() after every INSERT, for getGeneratedKeys() we never call
-        options.setProperty("jdbc.get_generated_keys", "false");
-        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath(), options);
-        try (Statement s = c.createStatement()) {
-            // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last ones
-            s.execute("PRAGMA synchronous=NORMAL");
-            s.execute("PRAGMA busy_timeout=10000");
-        }
-        return c;
+        settings.setGetGeneratedKeys(false);
+        // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last ones
+        settings.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+        settings.setBusyTimeout(10_000);
+        return settings;
+    }
+
+    private static String url(Path file) {
+        return "jdbc:sqlite:" + file.toAbsolutePath();
     }
 
     /**

@@ -56,6 +56,12 @@ abstract class LedgerContract {
     /** A new ledger instance on this test's database. */
     abstract Ledger open(String instanceId, TestClock clock);
 
+    /** A plain JDBC connection to this test's database, auto-commit, outside any ledger. */
+    abstract java.sql.Connection connect() throws java.sql.SQLException;
+
+    /** The schema holding this test's tables ({@code main} on SQLite). */
+    abstract String schema();
+
     @BeforeEach
     void openFirstInstance() {
         ledger = track(open("gw-1", clock));
@@ -458,6 +464,44 @@ abstract class LedgerContract {
         ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.5")));
         Ledger again = track(open("gw-1b", clock));
         assertThat(again.spend(GroupBy.TEAM, T0)).hasSize(1);
+    }
+
+    @Test
+    void aLedgerOfTheEarlierMigrationRunnerIsAdoptedWithEveryRowAndTotal() throws Exception {
+        CallAttributes b = CallAttributes.of("k2", "b", "summary", "run-1");
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.5")));
+        ledger.settle(admitted(reserve(ledger, b, usd("1"))), ok(usd("0.25")));
+        admitted(reserve(ledger, TEAM_A, usd("0.3"))); // still open when the old gateway stops
+        List<String> before = totals(ledger);
+        closeAll();
+        opened.clear();
+        try (var c = connect()) {
+            OldRunner.pretendOld(c, schema(), OldRunner.SCRIPTS.size());
+        }
+
+        ledger = track(open("gw-1", clock));
+
+        assertThat(totals(ledger)).isEqualTo(before);
+        try (var c = connect()) {
+            assertThat(OldRunner.history(c, schema())).containsExactly("5 BASELINE true");
+            assertThat(OldRunner.hasItsTable(c, schema())).isFalse();
+        }
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.125")));
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.625"));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("0.3"));
+    }
+
+    /** What a reader of the ledger sees: spend by team, both budgets' windows, every call with its cost. */
+    List<String> totals(Ledger l) {
+        List<String> seen = new ArrayList<>();
+        l.spend(GroupBy.TEAM, T0).forEach(g -> seen.add(g.group() + " " + g.calls() + " " + g.cost()));
+        l.budgetStatus(clock.instant())
+                .forEach(st -> seen.add(st.budget().budget() + " " + st.spent() + " " + st.reserved()));
+        l.calls(CallQuery.latest(100))
+                .rows()
+                .forEach(r -> seen.add(r.call().requestId() + " " + r.outcome().status() + " "
+                        + r.outcome().cost()));
+        return seen;
     }
 
     @Test

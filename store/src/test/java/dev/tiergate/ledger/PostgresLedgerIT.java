@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tiergate.budget.ReservationId;
 import dev.tiergate.pricing.Money;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -32,25 +35,59 @@ class PostgresLedgerIT extends LedgerContract {
         return Ledger.postgres(settings, instanceId, clock);
     }
 
+    @Override
+    Connection connect() throws SQLException {
+        return DriverManager.getConnection(settings.jdbcUrl(), settings.user(), settings.password());
+    }
+
+    @Override
+    String schema() {
+        return settings.schema();
+    }
+
     @Test
     void instancesStartingAtOnceOnAnEmptySchemaMigrateItOnce() throws Exception {
         PostgresSettings empty = EmbeddedPostgresServer.freshSchema(2);
+        startAtOnce(empty, 4);
+        assertThat(opened).hasSize(5);
+        try (Connection c = DriverManager.getConnection(empty.jdbcUrl(), empty.user(), empty.password())) {
+            assertThat(OldRunner.history(c, empty.schema()))
+                    .containsExactly("1 SQL true", "2 SQL true", "3 SQL true", "4 SQL true", "5 SQL true");
+        }
+    }
+
+    @Test
+    void instancesStartingAtOnceOnTheEarlierRunnersVersionFourAdoptItOnceAndApplyVersionFive() throws Exception {
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.5")));
+        closeAll();
+        opened.clear();
+        try (Connection c = connect()) {
+            // V5 changed nothing on PostgreSQL: these tables are those of version 4
+            OldRunner.pretendOld(c, schema(), 4);
+        }
+
+        startAtOnce(settings, 4);
+
+        try (Connection c = connect()) {
+            assertThat(OldRunner.history(c, schema())).containsExactly("4 BASELINE true", "5 SQL true");
+            assertThat(OldRunner.hasItsTable(c, schema())).isFalse();
+        }
+        ledger = opened.get(0);
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.5"));
+        assertThat(ledger.calls(CallQuery.latest(10)).rows()).hasSize(1);
+    }
+
+    /** Opens {@code instances} ledgers on {@code schema} at the same moment, as gateways starting together do. */
+    private void startAtOnce(PostgresSettings schema, int instances) throws Exception {
         List<Future<Ledger>> started = new ArrayList<>();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < instances; i++) {
                 String id = "gw-" + i;
-                started.add(pool.submit(() -> Ledger.postgres(empty, id, clock)));
+                started.add(pool.submit(() -> Ledger.postgres(schema, id, clock)));
             }
         }
         for (Future<Ledger> f : started) {
             track(f.get(30, TimeUnit.SECONDS));
-        }
-        assertThat(opened).hasSize(5);
-        try (var c = java.sql.DriverManager.getConnection(empty.jdbcUrl(), empty.user(), empty.password());
-                var s = c.createStatement();
-                var rs = s.executeQuery("SELECT COUNT(*) FROM " + empty.schema() + ".schema_version")) {
-            rs.next();
-            assertThat(rs.getInt(1)).isEqualTo(Migrations.ALL.size());
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.tiergate.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tiergate.budget.Admission;
 import dev.tiergate.budget.AppliedBudget;
@@ -11,9 +12,16 @@ import dev.tiergate.pricing.Usage;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -74,18 +82,11 @@ class SqliteDatabaseTest {
     }
 
     @Test
-    void aVersionTwoLedgerUpgradesKeepingItsBudgetsAndOpenReservations() throws Exception {
+    void aVersionTwoLedgerOfTheEarlierRunnerUpgradesKeepingItsBudgetsAndOpenReservations() throws Exception {
         Path file = dir.resolve("v2.db");
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
                 Statement s = c.createStatement()) {
-            for (int v = 1; v <= 2; v++) {
-                for (String sql : Migrations.statements(Dialect.SQLITE, Migrations.ALL.get(v - 1))) {
-                    s.execute(sql);
-                }
-            }
-            s.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-                    + " applied_at BIGINT NOT NULL)");
-            s.execute("INSERT INTO schema_version VALUES (1, 'V1__ledger', 0), (2, 'V2__shadow_evidence', 0)");
+            OldRunner.migrate(c, Dialect.SQLITE, "main", 2);
             long start = DAY.windowStart().toEpochMilli();
             long end = DAY.windowEnd().toEpochMilli();
             // 3 USD spent, 0.5 USD reserved by a call of an instance that died (lease already expired)
@@ -117,6 +118,93 @@ class SqliteDatabaseTest {
             // the per-call tables were rebuilt without rowids and renamed back, no _v3 table left behind; V4 then
             // dropped reservation_budget, after copying the open reservation's window into its row (charged above)
             assertThat(rs.getInt(1)).isEqualTo(2);
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file)) {
+            // adopted at the earlier runner's version, the later scripts applied by Flyway
+            assertThat(OldRunner.history(c, "main"))
+                    .containsExactly("2 BASELINE true", "3 SQL true", "4 SQL true", "5 SQL true");
+            assertThat(OldRunner.hasItsTable(c, "main")).isFalse();
+        }
+    }
+
+    @Test
+    void processesOpeningANewFileAtOnceMigrateItOnce() throws Exception {
+        // each database has connections of its own: to SQLite, as good as another process
+        for (int round = 0; round < ROUNDS; round++) {
+            Path file = dir.resolve("race-" + round + ".db");
+            CyclicBarrier start = new CyclicBarrier(OPENERS);
+            List<Future<SqliteDatabase>> opening = new ArrayList<>();
+            try (ExecutorService pool = Executors.newFixedThreadPool(OPENERS)) {
+                for (int i = 0; i < OPENERS; i++) {
+                    opening.add(pool.submit(() -> {
+                        start.await();
+                        return SqliteDatabase.open(file);
+                    }));
+                }
+            }
+            for (Future<SqliteDatabase> f : opening) {
+                f.get(30, TimeUnit.SECONDS).close();
+            }
+            try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file)) {
+                assertThat(OldRunner.history(c, "main"))
+                        .containsExactly("1 SQL true", "2 SQL true", "3 SQL true", "4 SQL true", "5 SQL true");
+            }
+        }
+    }
+
+    private static final int ROUNDS = 5;
+    private static final int OPENERS = 6;
+
+    @Test
+    void flywaysConnectionsHaveOurSettingsAndNoneHoldsTheWriteLockOnceOpen() throws Exception {
+        Path file = dir.resolve("locks.db");
+        try (Connection c = SqliteDatabase.migrationSource(file).getConnection();
+                Statement s = c.createStatement()) {
+            assertThat(pragma(s, "busy_timeout")).isEqualTo("10000");
+            assertThat(pragma(s, "synchronous")).isEqualTo("1"); // NORMAL
+            assertThat(pragma(s, "journal_mode")).isEqualTo("wal");
+        }
+        try (SqliteDatabase db = SqliteDatabase.open(file);
+                Connection other = DriverManager.getConnection("jdbc:sqlite:" + file);
+                Statement s = other.createStatement()) {
+            // another writer gets the lock at once: Flyway's connection is closed, the ledger's writer idle
+            s.execute("PRAGMA busy_timeout=0");
+            s.execute("BEGIN IMMEDIATE");
+            s.execute("COMMIT");
+            // and the ledger's own writer after it
+            String written = db.write(tx -> "written");
+            assertThat(written).isEqualTo("written");
+            // the ledger's connections have the same settings as Flyway's
+            String readerSettings = db.read(tx -> {
+                try (Statement rs = tx.connection().createStatement()) {
+                    return pragma(rs, "busy_timeout") + " " + pragma(rs, "synchronous");
+                }
+            });
+            assertThat(readerSettings).isEqualTo("10000 1");
+        }
+    }
+
+    @Test
+    void aLedgerMigratedByANewerTiergateIsRefused() throws Exception {
+        Path file = dir.resolve("newer.db");
+        SqliteDatabase.open(file).close();
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
+                Statement s = c.createStatement()) {
+            s.execute("INSERT INTO flyway_schema_history (installed_rank, version, description, type, script,"
+                    + " checksum, installed_by, execution_time, success) VALUES (6, '6', 'from the future', 'SQL',"
+                    + " 'V6__from_the_future.sql', 0, '', 0, 1)");
+        }
+
+        assertThatThrownBy(() -> SqliteDatabase.open(file))
+                .isInstanceOf(LedgerException.class)
+                .hasMessage("cannot open SQLite ledger " + file + ": it has migration 6, newer than this Tiergate"
+                        + " knows (5); upgrade Tiergate");
+    }
+
+    private static String pragma(Statement s, String name) throws SQLException {
+        try (var rs = s.executeQuery("PRAGMA " + name)) {
+            rs.next();
+            return rs.getString(1);
         }
     }
 }

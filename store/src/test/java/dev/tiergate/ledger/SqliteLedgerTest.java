@@ -35,6 +35,16 @@ class SqliteLedgerTest extends LedgerContract {
         return new JdbcLedger(db, instanceId, clock);
     }
 
+    @Override
+    Connection connect() throws SQLException {
+        return DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("tiergate.db"));
+    }
+
+    @Override
+    String schema() {
+        return "main";
+    }
+
     /** A plan step that reads all of something: a table if the name is one (not a VALUES list or a subquery). */
     private static final Pattern SCAN = Pattern.compile("^SCAN (\\w+)");
 
