@@ -35,7 +35,7 @@ import java.util.concurrent.locks.LockSupport;
  * <pre>
  * java -cp bench/target/benchmarks.jar dev.tiergate.bench.GatewayLoad --url http://127.0.0.1:18181/v1/messages
  *     --body body.json [--header 'x-api-key: k']... [--rate 1000 (0 = as fast as the connections go)]
- *     [--seconds 15] [--warmup 2] [--connections 32] [--host-probe]
+ *     [--seconds 15] [--warmup 2] [--connections 32] [--host-probe] [--timeline FILE]
  * </pre>
  */
 public final class GatewayLoad {
@@ -336,9 +336,9 @@ public final class GatewayLoad {
         }
         Map<String, String> o = LedgerLoad.options(rest.toArray(String[]::new));
         if (!o.containsKey("url") || !o.containsKey("body")) {
-            System.err.println(
-                    "usage: GatewayLoad --url http://HOST:PORT/PATH --body FILE [--header 'Name: value']..."
-                            + " [--rate 1000 (0 = back to back)] [--seconds 15] [--warmup 2] [--connections 32] [--host-probe]");
+            System.err.println("usage: GatewayLoad --url http://HOST:PORT/PATH --body FILE [--header 'Name: value']..."
+                    + " [--rate 1000 (0 = back to back)] [--seconds 15] [--warmup 2] [--connections 32] [--host-probe]"
+                    + " [--timeline FILE: each measured request's due, send and end time, ns]");
             System.exit(2);
         }
         URI url = URI.create(o.get("url"));
@@ -362,8 +362,39 @@ public final class GatewayLoad {
             }
         }
         List<HostProbe.Window> windows = probe == null ? List.of() : probe.slowWindows();
+        String timeline = o.getOrDefault("timeline", "");
+        if (!timeline.isEmpty()) {
+            writeTimeline(Path.of(timeline), r.measured(), windows);
+        }
         System.out.print(
                 report(plan, r, probe == null ? "" : probe.describe(windows, r.startNanos(), r.endNanos()), windows));
+    }
+
+    /**
+     * Every measured request as a line {@code due sent end status} ({@code System.nanoTime()}, which is
+     * CLOCK_MONOTONIC and so comparable with another JVM's {@code -Xlog} {@code timenanos}), then the host's slow
+     * windows as {@code # slow start end}: to line up slow requests with what the target was doing.
+     */
+    static void writeTimeline(Path file, List<Sample> samples, List<HostProbe.Window> windows) throws IOException {
+        StringBuilder b = new StringBuilder("# due_ns sent_ns end_ns status\n");
+        for (Sample s : samples) {
+            b.append(s.due())
+                    .append(' ')
+                    .append(s.sent())
+                    .append(' ')
+                    .append(s.end())
+                    .append(' ')
+                    .append(s.status());
+            b.append('\n');
+        }
+        for (HostProbe.Window w : windows) {
+            b.append("# slow ")
+                    .append(w.startNanos())
+                    .append(' ')
+                    .append(w.endNanos())
+                    .append('\n');
+        }
+        Files.writeString(file, b);
     }
 
     /** The human lines and the harness's WRKJSON line; the host's windows only when a probe ran ({@code hostLine}). */

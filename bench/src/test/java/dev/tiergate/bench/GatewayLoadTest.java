@@ -149,6 +149,18 @@ class GatewayLoadTest {
     }
 
     @Test
+    void theTimelineHasEveryMeasuredRequestThenTheHostsSlowWindows(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        List<Sample> samples = List.of(new Sample(10, 12, 30, 200), new Sample(20, 21, 40, 529));
+        java.nio.file.Path file = dir.resolve("timeline.txt");
+
+        GatewayLoad.writeTimeline(file, samples, List.of(new HostProbe.Window(15, 25)));
+
+        assertThat(java.nio.file.Files.readAllLines(file))
+                .containsExactly("# due_ns sent_ns end_ns status", "10 12 30 200", "20 21 40 529", "# slow 15 25");
+    }
+
+    @Test
     void reportsWrkFieldsAndTheClearSubsetWhenTheHostWasProbed() throws Exception {
         Plan p = plan("/fixed", 1000, 0, 30);
         Result r = GatewayLoad.run(p);
