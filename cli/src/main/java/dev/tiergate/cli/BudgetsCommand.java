@@ -6,10 +6,8 @@ import dev.tiergate.budget.BudgetRules;
 import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.config.ConfigException;
 import dev.tiergate.gateway.GatewayConfig;
-import dev.tiergate.gateway.LedgerSettings;
 import dev.tiergate.ledger.Ledger;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
@@ -68,20 +66,6 @@ final class BudgetsCommand implements Callable<Integer> {
             }
             return Optional.of(GatewayConfig.load(file, System.getenv(), LocalDate.now(clock)));
         }
-    }
-
-    /** The ledger --db or --postgres names; else the one --config names; else the default file. */
-    static Ledger open(LedgerOption ledger, Optional<GatewayConfig> config, Clock clock) {
-        if (ledger.given() || config.isEmpty()) {
-            return ledger.open(clock);
-        }
-        LedgerSettings settings = config.get().ledger();
-        if (settings instanceof LedgerSettings.Sqlite sqlite && !Files.isRegularFile(sqlite.file())) {
-            // reading must not create an empty ledger where the gateway has not written one yet
-            throw new CliException("no ledger at " + sqlite.file() + " (the ledger the --config file names); has the"
-                    + " gateway run yet? Or give --db FILE / --postgres URL");
-        }
-        return settings.open(LedgerOption.INSTANCE, clock);
     }
 
     /** {@code tiergate budgets check FILE}. */
@@ -158,7 +142,7 @@ final class BudgetsCommand implements Callable<Integer> {
             }
             BudgetRules configured = gateway.map(GatewayConfig::enforcedBudgets).orElse(BudgetRules.NONE);
             List<BudgetStatus> windows;
-            try (Ledger l = open(ledger, gateway, clock)) {
+            try (Ledger l = ledger.open(clock, gateway.map(GatewayConfig::ledger))) {
                 Instant now = clock.instant();
                 windows = configured.withUnusedWindows(l.budgetStatus(now), now);
             }

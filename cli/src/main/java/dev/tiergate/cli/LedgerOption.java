@@ -1,10 +1,12 @@
 package dev.tiergate.cli;
 
+import dev.tiergate.gateway.LedgerSettings;
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.ledger.PostgresSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Option;
 
@@ -45,25 +47,39 @@ final class LedgerOption {
         return db != null ? db : DEFAULT_DB;
     }
 
-    /** Whether --db or --postgres was given, rather than left to a default. */
-    boolean given() {
-        return db != null || postgresUrl != null;
+    Ledger open(Clock clock) {
+        return open(clock, Optional.empty());
     }
 
-    Ledger open(Clock clock) {
+    /** The ledger --db or --postgres names; else {@code configured} (a gateway config's ledger); else the default. */
+    Ledger open(Clock clock, Optional<LedgerSettings> configured) {
         try {
             if (postgresUrl != null) {
                 String password = System.getenv().getOrDefault(passwordVariable, "");
                 return Ledger.postgres(
                         new PostgresSettings(postgresUrl, postgresUser, password, postgresSchema, 1), INSTANCE, clock);
             }
-            Path file = dbFile();
-            if (!Files.isRegularFile(file)) {
-                throw new CliException("no ledger at " + file + "; give the gateway's --db FILE (or --postgres URL)");
+            if (db != null || configured.isEmpty()) {
+                return sqlite(dbFile(), "; give the gateway's --db FILE (or --postgres URL)", clock);
             }
-            return Ledger.sqlite(file, INSTANCE, clock);
+            if (configured.get() instanceof LedgerSettings.Sqlite s) {
+                return sqlite(
+                        s.file(),
+                        " (the ledger the --config file names); has the gateway run yet? Or give --db FILE /"
+                                + " --postgres URL",
+                        clock);
+            }
+            return configured.get().open(INSTANCE, clock);
         } catch (IllegalArgumentException e) {
             throw new CliException(String.valueOf(e.getMessage()));
         }
+    }
+
+    /** Opens an existing SQLite ledger: a read must not create an empty one where no gateway has written yet. */
+    private static Ledger sqlite(Path file, String hint, Clock clock) {
+        if (!Files.isRegularFile(file)) {
+            throw new CliException("no ledger at " + file + hint);
+        }
+        return Ledger.sqlite(file, INSTANCE, clock);
     }
 }
