@@ -13,12 +13,19 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Queue;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -27,11 +34,16 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
 import org.jspecify.annotations.Nullable;
 
 /**
  * A fake Anthropic Messages API on a real HTTP/1.1 port of 127.0.0.1, for integration tests (as OkHttp's
- * MockWebServer).
+ * MockWebServer): plain http ({@link #start}) or https ({@link #startTls}).
  *
  * <p>Serves {@code POST /v1/messages} from a FIFO queue of {@link FakeResponse}s ({@link #enqueue}), falling back
  * to a default ({@link #setDefault}); {@code POST /v1/messages/count_tokens} from its own queue
@@ -60,6 +72,7 @@ public final class FakeAnthropic implements AutoCloseable {
     private static final long POLL_MILLIS = 20;
 
     private final ServerSocket server;
+    private final @Nullable TlsIdentity tls;
     private final Thread acceptor;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
     private final Queue<FakeResponse> messages = new ConcurrentLinkedQueue<>();
@@ -73,29 +86,63 @@ public final class FakeAnthropic implements AutoCloseable {
     private final Map<String, FakeResponse> defaultByModel = new ConcurrentHashMap<>();
     private volatile @Nullable FakeResponse defaultCountTokens;
 
-    private FakeAnthropic(ServerSocket server) {
+    private FakeAnthropic(ServerSocket server, @Nullable TlsIdentity tls) {
         this.server = server;
+        this.tls = tls;
         this.acceptor = Thread.ofVirtual().name("fake-anthropic-accept").start(this::acceptLoop);
     }
 
     /**
-     * Starts a fake on 127.0.0.1 and a free port.
+     * Starts a fake serving plain http on 127.0.0.1 and a free port.
      *
      * @throws UncheckedIOException if no port can be bound
      */
     public static FakeAnthropic start() {
+        return new FakeAnthropic(bindLoopback(), null);
+    }
+
+    /**
+     * Starts a fake serving https on 127.0.0.1 and a free port, with a self-signed certificate for {@code 127.0.0.1}
+     * and {@code localhost} that no client trusts unless told to ({@link #certificateFile()}). The certificate is
+     * made by the JDK's {@code keytool} on first use and shared by every TLS fake of this JVM; its private key
+     * never leaves memory.
+     *
+     * @throws UncheckedIOException if no port can be bound
+     * @throws IllegalStateException if the certificate cannot be made
+     */
+    public static FakeAnthropic startTls() {
+        return new FakeAnthropic(bindLoopback(), TlsIdentity.INSTANCE);
+    }
+
+    private static ServerSocket bindLoopback() {
         try {
             ServerSocket server = new ServerSocket();
             server.bind(new InetSocketAddress(InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), 0));
-            return new FakeAnthropic(server);
+            return server;
         } catch (IOException e) {
             throw new UncheckedIOException("FakeAnthropic could not bind 127.0.0.1:0", e);
         }
     }
 
-    /** {@code http://127.0.0.1:PORT}, without a trailing slash: the client's Anthropic base URL. */
+    /**
+     * {@code http://127.0.0.1:PORT} ({@code https://} for a TLS fake), without a trailing slash: the client's
+     * Anthropic base URL.
+     */
     public String baseUrl() {
-        return "http://127.0.0.1:" + port();
+        return (tls == null ? "http" : "https") + "://127.0.0.1:" + port();
+    }
+
+    /**
+     * The PEM file of the certificate a TLS fake serves, for a client to trust (the gateway's
+     * {@code upstream.ca_file}); deleted when the JVM exits.
+     *
+     * @throws IllegalStateException for a plain-http fake
+     */
+    public Path certificateFile() {
+        if (tls == null) {
+            throw new IllegalStateException("FakeAnthropic serves plain http: start it with startTls()");
+        }
+        return tls.pem();
     }
 
     /** The bound port. */
@@ -236,10 +283,13 @@ public final class FakeAnthropic implements AutoCloseable {
     }
 
     private void serve(Socket socket) {
-        try (socket) {
+        // Over TLS the bytes go through a TLS layer over the TCP socket, but timeouts, resets and drops still act on
+        // the TCP socket itself, so that a reset reaches the client as a bare RST, as over http.
+        try (socket;
+                Socket io = tls == null ? socket : tls.serverSocketOver(socket)) {
             socket.setTcpNoDelay(true);
-            HttpInput in = new HttpInput(socket.getInputStream());
-            OutputStream out = new BufferedOutputStream(socket.getOutputStream(), 16 * 1024);
+            HttpInput in = new HttpInput(io.getInputStream());
+            OutputStream out = new BufferedOutputStream(io.getOutputStream(), 16 * 1024);
             while (!isClosed()) {
                 HttpInput.Head head;
                 byte[] body;
@@ -582,6 +632,120 @@ public final class FakeAnthropic implements AutoCloseable {
             }
             if (!socket.isClosed()) {
                 socket.setSoTimeout(0);
+            }
+        }
+    }
+
+    /**
+     * One handshake on platform threads initialises the JDK's TLS classes. Otherwise a fake's connection thread
+     * and its client's (the gateway's, in the same JVM) would initialise them at once, and the one that waits
+     * for the other is a virtual thread pinned to its carrier, which the gateway ITs fail on. Not a method of
+     * {@link TlsIdentity}: it runs inside that class's initialisation, which its other thread would wait for.
+     */
+    private static void warmUp(SSLContext server, Certificate certificate)
+            throws IOException, GeneralSecurityException, InterruptedException {
+        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+        trust.load(null, null);
+        trust.setCertificateEntry("fake-anthropic", certificate);
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        SSLContext client = SSLContext.getInstance("TLS");
+        client.init(null, tmf.getTrustManagers(), null);
+        try (ServerSocket listener = bindLoopback()) {
+            // Bounded waits: a client side that failed before connecting or writing must not hang the tests.
+            listener.setSoTimeout(30_000);
+            Thread clientSide = Thread.ofPlatform()
+                    .name("fake-anthropic-tls-warm-up")
+                    .start(() -> {
+                        try (SSLSocket socket = (SSLSocket) client.getSocketFactory()
+                                .createSocket(listener.getInetAddress(), listener.getLocalPort())) {
+                            SSLParameters parameters = socket.getSSLParameters();
+                            parameters.setEndpointIdentificationAlgorithm("HTTPS");
+                            socket.setSSLParameters(parameters);
+                            socket.getOutputStream().write(1);
+                            socket.getOutputStream().flush();
+                        } catch (IOException e) {
+                            // The server side fails too, and reports it.
+                        }
+                    });
+            try (Socket accepted = listener.accept();
+                    Socket socket = server.getSocketFactory().createSocket(accepted, null, true)) {
+                socket.setSoTimeout(30_000);
+                if (socket.getInputStream().read() != 1) {
+                    throw new IOException("the TLS warm-up handshake failed");
+                }
+            } finally {
+                clientSide.join();
+            }
+        }
+    }
+
+    /** The TLS fakes' one self-signed certificate and key, made on first use (class initialisation). */
+    private record TlsIdentity(SSLContext context, Path pem) {
+        static final TlsIdentity INSTANCE = create();
+
+        Socket serverSocketOver(Socket socket) throws IOException {
+            return context.getSocketFactory().createSocket(socket, null, true);
+        }
+
+        private static TlsIdentity create() {
+            try {
+                Path dir = Files.createTempDirectory("fake-anthropic-tls");
+                dir.toFile().deleteOnExit();
+                Path store = dir.resolve("fake-anthropic.p12");
+                char[] password = UUID.randomUUID().toString().toCharArray();
+                // The JDK has no public API to make a certificate; its keytool does. The SAN lets a client that
+                // verifies host names (as the gateway does) accept the certificate for https://127.0.0.1:PORT.
+                Path keytool = Path.of(System.getProperty("java.home"), "bin", "keytool");
+                Process process = new ProcessBuilder(
+                                keytool.toString(),
+                                "-genkeypair",
+                                "-alias",
+                                "fake-anthropic",
+                                "-keyalg",
+                                "EC",
+                                "-groupname",
+                                "secp256r1",
+                                "-dname",
+                                "CN=localhost",
+                                "-ext",
+                                "san=ip:127.0.0.1,dns:localhost",
+                                "-validity",
+                                "2",
+                                "-storetype",
+                                "PKCS12",
+                                "-keystore",
+                                store.toString(),
+                                "-storepass",
+                                new String(password))
+                        .redirectErrorStream(true)
+                        .start();
+                String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                if (process.waitFor() != 0) {
+                    throw new IOException(keytool + " failed: " + output.strip());
+                }
+                KeyStore keys = KeyStore.getInstance(store.toFile(), password);
+                // The key lives on in memory only.
+                Files.delete(store);
+                KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+                kmf.init(keys, password);
+                SSLContext context = SSLContext.getInstance("TLS");
+                context.init(kmf.getKeyManagers(), null, null);
+                Certificate certificate = keys.getCertificate("fake-anthropic");
+                Path pem = dir.resolve("fake-anthropic.pem");
+                Files.writeString(
+                        pem,
+                        "-----BEGIN CERTIFICATE-----\n"
+                                + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(certificate.getEncoded())
+                                + "\n-----END CERTIFICATE-----\n");
+                pem.toFile().deleteOnExit();
+                warmUp(context, certificate);
+                return new TlsIdentity(context, pem);
+            } catch (IOException | GeneralSecurityException e) {
+                throw new IllegalStateException("FakeAnthropic could not make its TLS certificate: " + e, e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while FakeAnthropic made its TLS certificate", e);
             }
         }
     }

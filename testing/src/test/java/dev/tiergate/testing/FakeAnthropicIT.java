@@ -21,11 +21,18 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -443,6 +450,75 @@ class FakeAnthropicIT {
                 })
                 .isInstanceOf(IOException.class);
         assertThat(baseUrlIsLoopback()).isTrue();
+    }
+
+    @Test
+    void aTlsFakeServesHttpsToClientsThatTrustItsCertificateAndOnlyThem() throws Exception {
+        assertThatThrownBy(fake::certificateFile).isInstanceOf(IllegalStateException.class);
+        try (FakeAnthropic tls = FakeAnthropic.startTls();
+                HttpClient trusting = HttpClient.newBuilder()
+                        .version(HttpClient.Version.HTTP_1_1)
+                        .connectTimeout(TIMEOUT)
+                        .sslContext(trusting(tls.certificateFile()))
+                        .build()) {
+            assertThat(tls.baseUrl()).isEqualTo("https://127.0.0.1:" + tls.port());
+            tls.enqueue(FakeResponse.message("over TLS").withUsage(5, 2));
+            // a pause makes the stream's disconnect watcher time out its reads, which must leave TLS intact
+            tls.enqueue(FakeResponse.stream()
+                    .messageStart(FakeResponse.usage(5, 1))
+                    .pause(Duration.ofMillis(100))
+                    .text("streamed")
+                    .messageDelta("end_turn", "{\"output_tokens\":3}")
+                    .messageStop()
+                    .build());
+            URI messages = URI.create(tls.baseUrl() + "/v1/messages");
+
+            HttpResponse<String> json = trusting.send(
+                    HttpRequest.newBuilder(messages)
+                            .POST(HttpRequest.BodyPublishers.ofString(REQUEST))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(JSON.readTree(json.body())
+                            .path("content")
+                            .get(0)
+                            .path("text")
+                            .asText())
+                    .isEqualTo("over TLS");
+            HttpResponse<String> stream = trusting.send(
+                    HttpRequest.newBuilder(messages)
+                            .POST(HttpRequest.BodyPublishers.ofString(STREAM_REQUEST))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(readEvents(stream.body()))
+                    .extracting(SseEvent::name)
+                    .contains("content_block_delta")
+                    .endsWith("message_stop");
+            assertThat(tls.takeRequest(TIMEOUT).model()).hasValue("claude-haiku-4-5-20251001");
+            assertThat(tls.connectionsAccepted()).isEqualTo(1);
+
+            // a client with only the JDK's default trust refuses the self-signed certificate
+            assertThatThrownBy(() -> client.send(
+                            HttpRequest.newBuilder(messages)
+                                    .POST(HttpRequest.BodyPublishers.ofString(REQUEST))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString()))
+                    .isInstanceOf(SSLHandshakeException.class);
+            assertThat(tls.requestCount()).isEqualTo(2);
+        }
+    }
+
+    private static SSLContext trusting(Path pem) throws Exception {
+        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+        trust.load(null, null);
+        try (InputStream in = Files.newInputStream(pem)) {
+            trust.setCertificateEntry(
+                    "fake", CertificateFactory.getInstance("X.509").generateCertificate(in));
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, tmf.getTrustManagers(), null);
+        return context;
     }
 
     private boolean baseUrlIsLoopback() {
