@@ -1,6 +1,7 @@
 package dev.tiergate.gateway;
 
 import io.helidon.common.socket.SocketOptions;
+import io.helidon.common.tls.Tls;
 import io.helidon.http.Header;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
@@ -8,15 +9,13 @@ import io.helidon.webclient.api.HttpClientResponse;
 import io.helidon.webclient.api.Proxy;
 import io.helidon.webclient.api.WebClient;
 import io.helidon.webclient.http1.Http1Client;
+import io.helidon.webclient.http1.Http1ClientConfig;
 import io.helidon.webclient.http1.Http1ClientRequest;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -41,32 +40,61 @@ import java.util.function.Function;
  * most {@code maxRetryWait}, and a longer one moves straight on to the next fallback rather than keep the
  * caller waiting. Any other status (success or a 4xx) is returned as is.
  *
- * <p>Two HTTP clients, chosen by the base URL's scheme. Plain {@code http} (a local simulator, an egress
- * proxy, a test fake) goes through Helidon's WebClient over HTTP/1.1 with keep-alive: it costs about half the
- * CPU per call of the JDK client. {@code https} (api.anthropic.com) goes through the JDK {@link HttpClient},
- * which negotiates HTTP/2 by ALPN; the WebClient's HTTP/2 support is a module the gateway does not ship.
- * Neither client's timeout covers the body, so callers enforce idle and total timeouts on it. Thread-safe;
- * one instance per gateway.
+ * <p>Calls go through Helidon's WebClient over HTTP/1.1 with pooled keep-alive connections and TCP_NODELAY, for
+ * {@code http} (a local simulator, an egress proxy, a test fake) and {@code https} (api.anthropic.com) alike. Over
+ * https the server's certificate must chain to the JDK's default trust and match the host name. The official Python
+ * SDK, too, talks HTTP/1.1 with keep-alive to api.anthropic.com by default; the JDK client, which negotiated HTTP/2
+ * there, cost about 400 µs more CPU per call (docs/benchmarks.md). The read timeout bounds each read, not a whole
+ * body, so callers enforce idle and total timeouts on it. Thread-safe; one instance per gateway.
  */
 final class UpstreamClient implements Upstream {
+    private static final Header JSON = HeaderValues.createCached("content-type", "application/json");
+    private static final Header ACCEPT_SSE = HeaderValues.createCached("accept", "text/event-stream");
+    private static final Header ACCEPT_JSON = HeaderValues.createCached("accept", "application/json");
 
     private final GatewayConfig.Upstream config;
-    private final Transport transport;
+    private final Http1Client http1;
+    private final Duration readTimeout;
+    private final Map<String, URI> uris = new ConcurrentHashMap<>();
+    private final Map<String, io.helidon.http.HeaderName> names = new ConcurrentHashMap<>();
+    private final Optional<Header> apiKey;
 
     UpstreamClient(GatewayConfig.Upstream config) {
         this.config = config;
-        this.transport = "https".equals(config.baseUrl().getScheme()) ? new Jdk(config) : new Helidon(config);
+        WebClient client = WebClient.builder()
+                // Helidon leaves Nagle on by default: a streamed event would wait ~40 ms for an ACK.
+                .socketOptions(SocketOptions.builder()
+                        .tcpNoDelay(true)
+                        .connectTimeout(config.connectTimeout())
+                        .build())
+                .connectTimeout(config.connectTimeout())
+                // No redirects, no proxy from system properties: the upstream is exactly the base URL.
+                .followRedirects(false)
+                .proxy(Proxy.noProxy())
+                // For https only (Helidon uses none for http); host names are verified, as browsers and the SDKs do.
+                .tls(Tls.builder()
+                        .endpointIdentificationAlgorithm(Tls.ENDPOINT_IDENTIFICATION_HTTPS)
+                        .build())
+                .keepAlive(true)
+                // One idle connection kept per concurrent call, up to this many; more are opened and closed.
+                .connectionCacheSize(256)
+                .build();
+        // Straight to HTTP/1.1: the WebClient would otherwise discover the protocol on every request.
+        this.http1 = client.client(Http1Client.PROTOCOL);
+        // Helidon's read timeout is a socket timeout: it bounds the wait for the headers and also every read
+        // of the body. The body has its own idle timeout (StreamWatchdog), so this must not be shorter.
+        this.readTimeout = config.firstByteTimeout().compareTo(config.idleTimeout()) >= 0
+                ? config.firstByteTimeout()
+                : config.idleTimeout();
+        this.apiKey = config.apiKey().isEmpty()
+                ? Optional.empty()
+                : Optional.of(
+                        HeaderValues.createCached("x-api-key", config.apiKey().reveal()));
     }
 
-    /** Which client carries the calls: {@code helidon} or {@code jdk}. */
-    String clientName() {
-        return transport.name();
-    }
-
-    /** Whether the calls' sockets have Nagle's algorithm off (always, for the Helidon client). */
-    boolean tcpNoDelay() {
-        return transport instanceof Helidon h
-                && h.http1.prototype().socketOptions().tcpNoDelay();
+    /** The WebClient's settings, for tests: socket options, TLS. */
+    Http1ClientConfig settings() {
+        return http1.prototype();
     }
 
     /**
@@ -102,7 +130,7 @@ final class UpstreamClient implements Upstream {
                 attempts++;
                 Optional<Duration> wait;
                 try {
-                    Answer response = transport.exchange(path, body, headers, stream);
+                    Answer response = exchange(path, body, headers, stream);
                     int status = response.status();
                     if (!isRetryable(status)) {
                         return new Response(
@@ -122,12 +150,6 @@ final class UpstreamClient implements Upstream {
                             "upstream " + model + " connection failed after " + attempts + " attempt(s): "
                                     + e.getClass().getSimpleName());
                     wait = Optional.empty();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return new Failed(
-                            new GatewayError.UpstreamFailed(499, "api_error", "cancelled"),
-                            attempts,
-                            List.copyOf(tried));
                 }
                 if (retry == config.maxRetries()) {
                     break;
@@ -240,133 +262,35 @@ final class UpstreamClient implements Upstream {
     }
 
     /** An upstream answer whose body is still to be read; closing the body ends the exchange. */
-    record Answer(int status, Map<String, List<String>> headers, InputStream body) {}
+    private record Answer(int status, Map<String, List<String>> headers, InputStream body) {}
 
-    /** One HTTP exchange: a client library behind the retry logic above. */
-    private interface Transport {
-        String name();
-
-        /** Sends a POST and returns once the response headers are in. */
-        Answer exchange(String path, byte[] body, Map<String, List<String>> headers, boolean stream)
-                throws IOException, InterruptedException;
-    }
-
-    /** The JDK client, for https: HTTP/2 by ALPN. */
-    private static final class Jdk implements Transport {
-        private final GatewayConfig.Upstream config;
-        private final HttpClient http;
-
-        Jdk(GatewayConfig.Upstream config) {
-            this.config = config;
-            HttpClient.Builder b = HttpClient.newBuilder()
-                    .connectTimeout(config.connectTimeout())
-                    .executor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
-            // Plain http gets HTTP/1.1: the JDK would otherwise try an h2c upgrade. TLS negotiates HTTP/2 by ALPN.
-            b.version(
-                    "https".equals(config.baseUrl().getScheme())
-                            ? HttpClient.Version.HTTP_2
-                            : HttpClient.Version.HTTP_1_1);
-            this.http = b.build();
+    /** Sends a POST and returns once the response headers are in. */
+    private Answer exchange(String path, byte[] body, Map<String, List<String>> headers, boolean stream)
+            throws IOException {
+        URI uri = uris.computeIfAbsent(path, p -> URI.create(config.baseUrl() + p));
+        HttpClientResponse response;
+        try {
+            Http1ClientRequest request = http1.post().uri(uri).readTimeout(readTimeout);
+            headers.forEach((name, values) -> request.header(names.computeIfAbsent(name, HeaderNames::create), values));
+            request.header(JSON);
+            request.header(stream ? ACCEPT_SSE : ACCEPT_JSON);
+            apiKey.ifPresent(request::header);
+            response = request.submit(body);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        } catch (RuntimeException e) {
+            // Helidon reports a connection that dies before the headers as unchecked exceptions of its own.
+            throw new IOException("upstream exchange failed: " + e, e);
         }
-
-        @Override
-        public String name() {
-            return "jdk";
+        Map<String, List<String>> responseHeaders = new LinkedHashMap<>();
+        for (Header h : response.headers()) {
+            responseHeaders.put(h.name(), h.allValues());
         }
-
-        @Override
-        public Answer exchange(String path, byte[] body, Map<String, List<String>> headers, boolean stream)
-                throws IOException, InterruptedException {
-            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(config.baseUrl() + path))
-                    .timeout(config.firstByteTimeout())
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(body));
-            headers.forEach((name, values) -> values.forEach(v -> b.header(name, v)));
-            b.setHeader("content-type", "application/json");
-            b.setHeader("accept", stream ? "text/event-stream" : "application/json");
-            if (!config.apiKey().isEmpty()) {
-                b.setHeader("x-api-key", config.apiKey().reveal());
-            }
-            HttpResponse<InputStream> response = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
-            return new Answer(response.statusCode(), response.headers().map(), response.body());
-        }
-    }
-
-    /** Helidon's WebClient, for plain http: HTTP/1.1 with pooled keep-alive connections. */
-    private static final class Helidon implements Transport {
-        private static final Header JSON = HeaderValues.createCached("content-type", "application/json");
-        private static final Header ACCEPT_SSE = HeaderValues.createCached("accept", "text/event-stream");
-        private static final Header ACCEPT_JSON = HeaderValues.createCached("accept", "application/json");
-
-        private final GatewayConfig.Upstream config;
-        private final Http1Client http1;
-        private final Duration readTimeout;
-        private final Map<String, URI> uris = new ConcurrentHashMap<>();
-        private final Map<String, io.helidon.http.HeaderName> names = new ConcurrentHashMap<>();
-        private final Optional<Header> apiKey;
-
-        Helidon(GatewayConfig.Upstream config) {
-            this.config = config;
-            WebClient client = WebClient.builder()
-                    // Helidon leaves Nagle on by default: a streamed event would wait ~40 ms for an ACK.
-                    .socketOptions(SocketOptions.builder()
-                            .tcpNoDelay(true)
-                            .connectTimeout(config.connectTimeout())
-                            .build())
-                    .connectTimeout(config.connectTimeout())
-                    // As the JDK client: no redirects, no proxy from system properties.
-                    .followRedirects(false)
-                    .proxy(Proxy.noProxy())
-                    .keepAlive(true)
-                    // One idle connection kept per concurrent call, up to this many; more are opened and closed.
-                    .connectionCacheSize(256)
-                    .build();
-            // Straight to HTTP/1.1: the WebClient would otherwise discover the protocol on every request.
-            this.http1 = client.client(Http1Client.PROTOCOL);
-            // Helidon's read timeout is a socket timeout: it bounds the wait for the headers and also every read
-            // of the body. The body has its own idle timeout (StreamWatchdog), so this must not be shorter.
-            this.readTimeout = config.firstByteTimeout().compareTo(config.idleTimeout()) >= 0
-                    ? config.firstByteTimeout()
-                    : config.idleTimeout();
-            this.apiKey = config.apiKey().isEmpty()
-                    ? Optional.empty()
-                    : Optional.of(HeaderValues.createCached(
-                            "x-api-key", config.apiKey().reveal()));
-        }
-
-        @Override
-        public String name() {
-            return "helidon";
-        }
-
-        @Override
-        public Answer exchange(String path, byte[] body, Map<String, List<String>> headers, boolean stream)
-                throws IOException {
-            URI uri = uris.computeIfAbsent(path, p -> URI.create(config.baseUrl() + p));
-            HttpClientResponse response;
-            try {
-                Http1ClientRequest request = http1.post().uri(uri).readTimeout(readTimeout);
-                headers.forEach(
-                        (name, values) -> request.header(names.computeIfAbsent(name, HeaderNames::create), values));
-                request.header(JSON);
-                request.header(stream ? ACCEPT_SSE : ACCEPT_JSON);
-                apiKey.ifPresent(request::header);
-                response = request.submit(body);
-            } catch (UncheckedIOException e) {
-                throw e.getCause();
-            } catch (RuntimeException e) {
-                // Helidon reports a connection that dies before the headers as unchecked exceptions of its own.
-                throw new IOException("upstream exchange failed: " + e, e);
-            }
-            Map<String, List<String>> responseHeaders = new LinkedHashMap<>();
-            for (Header h : response.headers()) {
-                responseHeaders.put(h.name(), h.allValues());
-            }
-            return new Answer(response.status().code(), responseHeaders, new Body(response));
-        }
+        return new Answer(response.status().code(), responseHeaders, new Body(response));
     }
 
     /**
-     * A Helidon response body as an {@link InputStream} with the JDK client's manners: failures are
+     * A Helidon response body as an {@link InputStream} with the manners the callers rely on: failures are
      * {@link IOException}s, and closing it early drops the connection (which cancels the upstream call) instead of
      * reading on. Closing after the end returns the connection to the pool. Safe to close from another thread.
      */

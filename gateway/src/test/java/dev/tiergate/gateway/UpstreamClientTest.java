@@ -2,6 +2,7 @@ package dev.tiergate.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.helidon.common.tls.Tls;
 import java.net.URI;
 import org.junit.jupiter.api.Test;
 
@@ -12,15 +13,22 @@ class UpstreamClientTest {
     }
 
     @Test
-    void plainHttpGoesThroughHelidonWithNagleOff() {
-        UpstreamClient c = client("http://127.0.0.1:9");
-        assertThat(c.clientName()).isEqualTo("helidon");
+    void callsGoWithNagleOff() {
         // Without TCP_NODELAY a streamed response's first bytes wait ~40 ms for a delayed ACK.
-        assertThat(c.tcpNoDelay()).isTrue();
+        assertThat(client("http://127.0.0.1:9").settings().socketOptions().tcpNoDelay())
+                .isTrue();
+        assertThat(client("https://api.anthropic.com")
+                        .settings()
+                        .socketOptions()
+                        .tcpNoDelay())
+                .isTrue();
     }
 
     @Test
-    void httpsKeepsTheJdkClientForHttp2() {
-        assertThat(client("https://api.anthropic.com").clientName()).isEqualTo("jdk");
+    void httpsVerifiesTheUpstreamsHostName() {
+        Tls tls = client("https://api.anthropic.com").settings().tls();
+        assertThat(tls.enabled()).isTrue();
+        assertThat(tls.prototype().trustAll()).isFalse();
+        assertThat(tls.prototype().endpointIdentificationAlgorithm()).isEqualTo(Tls.ENDPOINT_IDENTIFICATION_HTTPS);
     }
 }
