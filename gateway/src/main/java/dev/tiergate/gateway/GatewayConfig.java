@@ -14,12 +14,17 @@ import dev.tiergate.policy.Policy;
 import dev.tiergate.policy.PolicyLoader;
 import dev.tiergate.pricing.CatalogLoader;
 import dev.tiergate.pricing.ModelCatalog;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
@@ -127,6 +132,8 @@ public record GatewayConfig(
      * @param firstByteTimeout until response headers arrive
      * @param idleTimeout longest silence inside a stream
      * @param totalTimeout the whole call
+     * @param caCertificates certificates an https upstream may chain to besides the JDK's default trust
+     *     ({@code ca_file}: a private CA, e.g. a corporate egress proxy's); empty: the default trust only
      * @param simulated whether calls go to the built-in simulated upstream, in process ({@code base_url:
      *     simulated}); everything it produces is labelled simulated
      * @param simulatorSeed the simulator's seed
@@ -142,9 +149,14 @@ public record GatewayConfig(
             Duration firstByteTimeout,
             Duration idleTimeout,
             Duration totalTimeout,
+            List<X509Certificate> caCertificates,
             boolean simulated,
             long simulatorSeed,
             double simulatorTimeCompression) {
+
+        public Upstream {
+            caCertificates = List.copyOf(caCertificates);
+        }
 
         /** The same settings with the built-in simulated upstream instead of HTTP. */
         public Upstream simulate(long seed, double timeCompression) {
@@ -158,6 +170,7 @@ public record GatewayConfig(
                     firstByteTimeout,
                     idleTimeout,
                     totalTimeout,
+                    caCertificates,
                     true,
                     seed,
                     timeCompression);
@@ -175,6 +188,7 @@ public record GatewayConfig(
                     Duration.ofMinutes(10),
                     Duration.ofMinutes(5),
                     Duration.ofMinutes(30),
+                    List.of(),
                     false,
                     1,
                     1.0);
@@ -206,6 +220,7 @@ public record GatewayConfig(
             "first_byte_timeout_ms",
             "idle_timeout_ms",
             "total_timeout_ms",
+            "ca_file",
             "simulator_seed",
             "simulator_time_compression");
     private static final Set<String> KEY_KEYS =
@@ -253,12 +268,12 @@ public record GatewayConfig(
                     .map(Long::intValue)
                     .orElse(port);
         }
-        Upstream upstream = readUpstream(r, env, problems);
+        Path base = Optional.ofNullable(file.toAbsolutePath().getParent()).orElse(Path.of("."));
+        Upstream upstream = readUpstream(r, env, base, problems);
         List<ApiKeys.Key> keys = readKeys(r, "keys", problems);
         List<ApiKeys.Key> adminKeys = r.get("admin_keys").isPresent() ? readKeys(r, "admin_keys", problems) : List.of();
         BudgetRules budgets =
                 r.get("budgets").map(n -> BudgetLoader.read(n, problems)).orElse(BudgetRules.NONE);
-        Path base = Optional.ofNullable(file.toAbsolutePath().getParent()).orElse(Path.of("."));
         LedgerSettings ledger = new LedgerSettings.Sqlite(base.resolve("tiergate-ledger.db"));
         Duration lease = Duration.ofSeconds(30);
         String instanceId = defaultInstanceId();
@@ -391,7 +406,9 @@ public record GatewayConfig(
         return host + "-" + ProcessHandle.current().pid();
     }
 
-    private static Upstream readUpstream(YamlNode.Mapping r, Map<String, String> env, Problems problems) {
+    /** {@code configDir}: the config file's folder, against which {@code ca_file} is resolved. */
+    private static Upstream readUpstream(
+            YamlNode.Mapping r, Map<String, String> env, Path configDir, Problems problems) {
         Optional<YamlNode.Mapping> u = r.get("upstream").flatMap(n -> problems.mapping(n, "upstream"));
         URI base = URI.create("https://api.anthropic.com");
         String keyEnv = "ANTHROPIC_API_KEY";
@@ -438,6 +455,7 @@ public record GatewayConfig(
                 millis(m, "first_byte_timeout_ms", d.firstByteTimeout(), problems),
                 millis(m, "idle_timeout_ms", d.idleTimeout(), problems),
                 millis(m, "total_timeout_ms", d.totalTimeout(), problems),
+                m.get("ca_file").map(n -> readCaFile(n, configDir, problems)).orElse(List.of()),
                 simulated,
                 m.get("simulator_seed")
                         .flatMap(
@@ -448,6 +466,40 @@ public record GatewayConfig(
                         .map(java.math.BigDecimal::doubleValue)
                         .filter(v -> v > 0)
                         .orElse(1.0));
+    }
+
+    /** The certificates in {@code upstream.ca_file}, or none and a problem naming the file. */
+    private static List<X509Certificate> readCaFile(YamlNode node, Path configDir, Problems problems) {
+        Optional<String> name = problems.text(node, "upstream.ca_file");
+        if (name.isEmpty()) {
+            return List.of();
+        }
+        Path file = configDir.resolve(name.get());
+        String what = "upstream.ca_file '" + file + "'";
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            problems.add(node, what + " does not exist");
+            return List.of();
+        } catch (IOException e) {
+            problems.add(node, what + " cannot be read: " + e);
+            return List.of();
+        }
+        List<X509Certificate> certificates = new ArrayList<>();
+        try {
+            for (Certificate c :
+                    CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(bytes))) {
+                certificates.add((X509Certificate) c);
+            }
+        } catch (CertificateException e) {
+            problems.add(node, what + " holds no PEM certificate: " + e.getMessage());
+            return List.of();
+        }
+        if (certificates.isEmpty()) {
+            problems.add(node, what + " holds no PEM certificate");
+        }
+        return certificates;
     }
 
     private static Duration millis(YamlNode.Mapping m, String key, Duration fallback, Problems problems) {

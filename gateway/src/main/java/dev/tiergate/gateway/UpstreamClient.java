@@ -2,6 +2,7 @@ package dev.tiergate.gateway;
 
 import io.helidon.common.socket.SocketOptions;
 import io.helidon.common.tls.Tls;
+import io.helidon.common.tls.TlsConfig;
 import io.helidon.http.Header;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
@@ -17,6 +18,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
@@ -30,6 +34,9 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 
 /**
  * Sends one call upstream, with retries and fallbacks, all before any byte reaches the caller.
@@ -42,10 +49,11 @@ import java.util.function.Function;
  *
  * <p>Calls go through Helidon's WebClient over HTTP/1.1 with pooled keep-alive connections and TCP_NODELAY, for
  * {@code http} (a local simulator, an egress proxy, a test fake) and {@code https} (api.anthropic.com) alike. Over
- * https the server's certificate must chain to the JDK's default trust and match the host name. The official Python
- * SDK, too, talks HTTP/1.1 with keep-alive to api.anthropic.com by default; the JDK client, which negotiated HTTP/2
- * there, cost about 400 µs more CPU per call (docs/benchmarks.md). The read timeout bounds each read, not a whole
- * body, so callers enforce idle and total timeouts on it. Thread-safe; one instance per gateway.
+ * https the server's certificate must chain to the JDK's default trust or to {@code ca_file}, and match the host
+ * name. The official Python SDK, too, talks HTTP/1.1 with keep-alive to api.anthropic.com by default; the JDK client,
+ * which negotiated HTTP/2 there, cost about 400 µs more CPU per call (docs/benchmarks.md). The read timeout bounds
+ * each read, not a whole body, so callers enforce idle and total timeouts on it. Thread-safe; one instance per
+ * gateway.
  */
 final class UpstreamClient implements Upstream {
     private static final Header JSON = HeaderValues.createCached("content-type", "application/json");
@@ -71,10 +79,7 @@ final class UpstreamClient implements Upstream {
                 // No redirects, no proxy from system properties: the upstream is exactly the base URL.
                 .followRedirects(false)
                 .proxy(Proxy.noProxy())
-                // For https only (Helidon uses none for http); host names are verified, as browsers and the SDKs do.
-                .tls(Tls.builder()
-                        .endpointIdentificationAlgorithm(Tls.ENDPOINT_IDENTIFICATION_HTTPS)
-                        .build())
+                .tls(tls(config.caCertificates()))
                 .keepAlive(true)
                 // One idle connection kept per concurrent call, up to this many; more are opened and closed.
                 .connectionCacheSize(256)
@@ -90,6 +95,35 @@ final class UpstreamClient implements Upstream {
                 ? Optional.empty()
                 : Optional.of(
                         HeaderValues.createCached("x-api-key", config.apiKey().reveal()));
+    }
+
+    /**
+     * TLS for an https upstream (Helidon uses none for http): the JDK's default trust plus {@code caCertificates},
+     * and host names verified, as browsers and the SDKs do.
+     */
+    private static Tls tls(List<X509Certificate> caCertificates) {
+        TlsConfig.Builder tls = Tls.builder().endpointIdentificationAlgorithm(Tls.ENDPOINT_IDENTIFICATION_HTTPS);
+        if (!caCertificates.isEmpty()) {
+            // Helidon trusts only the certificates listed once any are: list the defaults too, so ca_file adds to them.
+            tls.trust(defaultTrust()).addTrust(caCertificates);
+        }
+        return tls.build();
+    }
+
+    private static List<X509Certificate> defaultTrust() {
+        try {
+            TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            factory.init((KeyStore) null);
+            List<X509Certificate> trusted = new ArrayList<>();
+            for (TrustManager manager : factory.getTrustManagers()) {
+                if (manager instanceof X509TrustManager x509) {
+                    trusted.addAll(List.of(x509.getAcceptedIssuers()));
+                }
+            }
+            return trusted;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("the JDK's default trust store cannot be read", e);
+        }
     }
 
     /** The WebClient's settings, for tests: socket options, TLS. */

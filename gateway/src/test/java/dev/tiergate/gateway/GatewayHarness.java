@@ -1,5 +1,7 @@
 package dev.tiergate.gateway;
 
+import com.anthropic.client.AnthropicClient;
+import com.anthropic.client.okhttp.AnthropicOkHttpClient;
 import dev.tiergate.testing.FakeAnthropic;
 import io.helidon.common.testing.virtualthreads.PinningRecorder;
 import java.io.IOException;
@@ -80,9 +82,14 @@ final class GatewayHarness implements AutoCloseable {
      * base URL, for tests that need their own tiers, retries or keys.
      */
     GatewayHarness(Path dir, String policy, Function<String, String> configForUpstreamUrl) {
+        this(dir, policy, FakeAnthropic.start(), configForUpstreamUrl);
+    }
+
+    /** The same, in front of {@code fake} (e.g. a TLS one), which the harness closes. */
+    GatewayHarness(Path dir, String policy, FakeAnthropic fake, Function<String, String> configForUpstreamUrl) {
         // every gateway IT fails if a virtual thread parks while pinned to its carrier for this long or longer
         pinning.record(PINNED_AT_MOST);
-        fake = FakeAnthropic.start();
+        this.fake = fake;
         try {
             Files.writeString(dir.resolve("policy.yaml"), policy);
             Files.writeString(dir.resolve("tiergate.yaml"), configForUpstreamUrl.apply(fake.baseUrl()));
@@ -96,6 +103,16 @@ final class GatewayHarness implements AutoCloseable {
 
     String baseUrl() {
         return gateway.baseUrl();
+    }
+
+    /** A new official Java SDK client of this gateway, with the test key and no retries; the caller closes it. */
+    AnthropicClient sdk() {
+        return AnthropicOkHttpClient.builder()
+                .baseUrl(baseUrl())
+                .apiKey(KEY)
+                .maxRetries(0)
+                .timeout(Duration.ofSeconds(10))
+                .build();
     }
 
     /** Waits until {@code n} calls have been recorded (streams record after the caller's last byte). */

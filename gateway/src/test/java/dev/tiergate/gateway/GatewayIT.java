@@ -3,7 +3,6 @@ package dev.tiergate.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.anthropic.client.AnthropicClient;
-import com.anthropic.client.okhttp.AnthropicOkHttpClient;
 import com.anthropic.core.JsonValue;
 import com.anthropic.core.http.HttpResponseFor;
 import com.anthropic.core.http.StreamResponse;
@@ -49,12 +48,7 @@ class GatewayIT {
     @BeforeEach
     void start() {
         h = new GatewayHarness(dir, "max_body_bytes: 20000");
-        sdk = AnthropicOkHttpClient.builder()
-                .baseUrl(h.baseUrl())
-                .apiKey(GatewayHarness.KEY)
-                .maxRetries(0)
-                .timeout(Duration.ofSeconds(10))
-                .build();
+        sdk = h.sdk();
     }
 
     @AfterEach

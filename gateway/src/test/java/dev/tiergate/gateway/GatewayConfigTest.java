@@ -12,18 +12,19 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class ShadowConfigTest {
+class GatewayConfigTest {
     @TempDir
     Path dir;
 
-    private GatewayConfig load(String shadow) throws Exception {
+    /** Loads a minimal config (a policy, one key) with {@code extra} added at its end. */
+    private GatewayConfig load(String extra) throws Exception {
         Files.writeString(dir.resolve("policy.yaml"), GatewayHarness.POLICY);
         Files.writeString(dir.resolve("tiergate.yaml"), """
                 policy: policy.yaml
                 keys:
                   - { name: agents, sha256: %s }
                 %s
-                """.formatted(ApiKeys.sha256Hex("k"), shadow));
+                """.formatted(ApiKeys.sha256Hex("k"), extra));
         return GatewayConfig.load(dir.resolve("tiergate.yaml"), Map.of(), LocalDate.of(2026, 11, 29));
     }
 
@@ -72,5 +73,33 @@ class ShadowConfigTest {
                 .hasMessageContaining("judgee")
                 .hasMessageContaining("budget name 'shadow' is reserved")
                 .hasMessageContaining("tiergate.yaml:5:11:");
+    }
+
+    @Test
+    void aCaFileThatIsMissingUnreadableOrNotPemFailsStartupNamingTheOptionAndPathWithTheOtherProblems()
+            throws Exception {
+        assertThatThrownBy(() -> load("""
+                        listen: { port: 70000 }
+                        upstream: { base_url: https://egress.example, ca_file: missing.pem }
+                        """))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("listen.port must be between 0 and 65535")
+                .hasMessageContaining("tiergate.yaml:5:")
+                .hasMessageContaining("upstream.ca_file '" + dir.resolve("missing.pem") + "' does not exist");
+
+        Files.createDirectory(dir.resolve("a-folder"));
+        assertThatThrownBy(() -> load("upstream: { ca_file: a-folder }"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("upstream.ca_file '" + dir.resolve("a-folder") + "' cannot be read");
+
+        Files.writeString(dir.resolve("key.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+        assertThatThrownBy(() -> load("upstream: { ca_file: key.pem }"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("upstream.ca_file '" + dir.resolve("key.pem") + "' holds no PEM certificate");
+
+        Files.writeString(dir.resolve("empty.pem"), "");
+        assertThatThrownBy(() -> load("upstream: { ca_file: empty.pem }"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("upstream.ca_file '" + dir.resolve("empty.pem") + "' holds no PEM certificate");
     }
 }
