@@ -10,9 +10,13 @@
 //   GET  /health       -> {"ok":true,"served":N,"streamed":M}
 //
 // Env: HOST (default 127.0.0.1), PORT (default 9101), DELAY_MS (default 0: wait before answering, a slow
-//      model), STREAM_DELTAS (default 5), STREAM_GAP_MS (default 0: pause between stream events).
+//      model), STREAM_DELTAS (default 5), STREAM_GAP_MS (default 0: pause between stream events),
+//      TLS_PORT with TLS_CERT and TLS_KEY (PEM files): the same API over https on that port as well, as
+//      api.anthropic.com serves it (HTTP/1.1 over TLS), while PORT stays plain http.
 // No dependencies; Node >= 18.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
 const HOST = process.env.HOST || '127.0.0.1';
 const PORT = Number(process.env.PORT || 9101);
@@ -90,7 +94,7 @@ function sendStream(res, msg) {
   next();
 }
 
-const server = http.createServer((req, res) => {
+const handle = (req, res) => {
   if (req.method === 'GET' && (req.url === '/health' || req.url === '/')) {
     return sendJson(res, 200, { ok: true, served, streamed });
   }
@@ -117,17 +121,25 @@ const server = http.createServer((req, res) => {
     if (DELAY_MS > 0) setTimeout(answer, DELAY_MS);
     else answer();
   });
-});
+};
 
-server.keepAliveTimeout = 65_000;
-server.headersTimeout = 66_000;
-server.on('error', (e) => { console.error(`fake-upstream: ${e.message}`); process.exit(1); });
-server.listen(PORT, HOST, () => {
-  console.log(`fake-upstream listening on http://${HOST}:${PORT} (delay ${DELAY_MS} ms, ${STREAM_DELTAS} deltas) pid ${process.pid}`);
-});
+const servers = [[http.createServer(handle), 'http', PORT]];
+if (process.env.TLS_PORT) {
+  const tls = { cert: fs.readFileSync(process.env.TLS_CERT), key: fs.readFileSync(process.env.TLS_KEY) };
+  servers.push([https.createServer(tls, handle), 'https', Number(process.env.TLS_PORT)]);
+}
+for (const [server, scheme, port] of servers) {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.on('error', (e) => { console.error(`fake-upstream: ${e.message}`); process.exit(1); });
+  server.listen(port, HOST, () => {
+    console.log(`fake-upstream listening on ${scheme}://${HOST}:${port} (delay ${DELAY_MS} ms, ${STREAM_DELTAS} deltas) pid ${process.pid}`);
+  });
+}
 const stop = () => {
   console.log(`fake-upstream served ${served} messages (${streamed} streamed)`);
-  server.close(() => process.exit(0));
+  let open = servers.length;
+  for (const [server] of servers) server.close(() => { if (--open === 0) process.exit(0); });
   setTimeout(() => process.exit(0), 500).unref();
 };
 process.on('SIGTERM', stop);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Who ran on the gateway's CPU(s) during one measured run, from `perf script -F pid,tid,time,event,trace` of a
+// Who ran on the gateway's CPU(s) during one measured run, from `perf script` of a
 // `perf record -e sched:sched_switch -k CLOCK_MONOTONIC` on those CPUs (bench/load/run --sched). Each switch
 // starts a stretch of the incoming task; each stretch is cut to the measured window (the java client's timeline,
 // first send to last answer, on the same clock; otherwise the whole recording) and added to its task's group.
@@ -7,6 +7,7 @@
 // virtual-thread carriers, "tiergate-sqlite" for the ledger's threads, "GC Thread"); other processes' by command.
 // Prints one markdown row: the share of the CPUs' time per group, the largest first.
 // Usage: node sched-share.mjs PERF_SCRIPT_TXT GATEWAY_PID CPUS [TIMELINE]
+// (PERF_SCRIPT_TXT from `perf script -F cpu,pid,tid,time,event,trace`)
 import fs from 'node:fs';
 
 const [file, gwPidArg, cpusArg, timeline] = process.argv.slice(2);
@@ -28,23 +29,24 @@ if (timeline && fs.existsSync(timeline)) {
   }
 }
 
-// "  1234/  1240  64018.377892: sched:sched_switch: prev_comm=... prev_pid=1240 ... ==> next_comm=X next_pid=N ..."
-const re = /^\s*(\d+)\/\s*(\d+)\s+([\d.]+): sched:sched_switch: prev_comm=.*? prev_pid=\d+ .*==> next_comm=(.*?) next_pid=(\d+)/;
+// "  1234/1240  [001] 64018.377892: sched:sched_switch: prev_comm=... ==> next_comm=X next_pid=N ...": the task
+// switched out is the event's own (pid/tid). Idle time ends without an event of its own, so each CPU's stretch runs
+// from one switch on that CPU to its next, whoever it was.
+const re = /^\s*(\d+)\/\s*(\d+)\s+\[(\d+)\]\s+([\d.]+): sched:sched_switch: .*==> next_comm=(.*?) next_pid=(\d+)/;
 const processOf = new Map(); // tid -> pid, learnt when the thread switches out
+const current = new Map(); // cpu -> [start, tid, comm] of the task running there
 const stretches = []; // [start, end, tid, comm]
-const last = new Map(); // tid -> [start, comm] of the stretch it is running
 let first = Infinity, end = -Infinity;
-const text = fs.readFileSync(file, 'utf8');
-for (const line of text.split('\n')) {
+for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
   const m = re.exec(line);
   if (!m) continue;
-  const pid = Number(m[1]), tid = Number(m[2]);
-  const t = Math.round(Number(m[3]) * 1e9);
+  const pid = Number(m[1]), tid = Number(m[2]), cpu = Number(m[3]);
+  const t = Math.round(Number(m[4]) * 1e9);
   processOf.set(tid, pid);
   first = Math.min(first, t); end = Math.max(end, t);
-  const began = last.get(tid);
-  if (began) { stretches.push([began[0], t, tid, began[1]]); last.delete(tid); }
-  last.set(Number(m[5]), [t, m[4]]);
+  const ran = current.get(cpu);
+  if (ran) stretches.push([ran[0], t, ran[1], ran[2]]);
+  current.set(cpu, [t, Number(m[6]), m[5]]);
 }
 if (from === -Infinity) { from = first; to = end; }
 const window = (to - from) * cpus;
