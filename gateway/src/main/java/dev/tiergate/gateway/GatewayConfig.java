@@ -439,6 +439,14 @@ public record GatewayConfig(
                 }
             }
         }
+        Optional<YamlNode> caFile = m.get("ca_file");
+        if (caFile.isPresent() && (simulated || !"https".equals(base.getScheme()))) {
+            // Trust only matters to TLS: silently ignoring it would hide a base_url that was meant to be https.
+            problems.add(
+                    caFile.get(),
+                    "upstream.ca_file is only used with an https upstream.base_url, but base_url is "
+                            + (simulated ? "simulated" : "'" + base + "'"));
+        }
         keyEnv = problems.textOr(m, "api_key_env", "upstream.api_key_env", keyEnv);
         String inlineKey = problems.textOr(m, "api_key", "upstream.api_key", "");
         Secret key = Secret.of(inlineKey.isEmpty() ? env.getOrDefault(keyEnv, "") : inlineKey);
@@ -455,7 +463,7 @@ public record GatewayConfig(
                 millis(m, "first_byte_timeout_ms", d.firstByteTimeout(), problems),
                 millis(m, "idle_timeout_ms", d.idleTimeout(), problems),
                 millis(m, "total_timeout_ms", d.totalTimeout(), problems),
-                m.get("ca_file").map(n -> readCaFile(n, configDir, problems)).orElse(List.of()),
+                caFile.map(n -> readCaFile(n, configDir, problems)).orElse(List.of()),
                 simulated,
                 m.get("simulator_seed")
                         .flatMap(

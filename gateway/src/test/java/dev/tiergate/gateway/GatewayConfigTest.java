@@ -102,4 +102,16 @@ class GatewayConfigTest {
                 .isInstanceOf(ConfigException.class)
                 .hasMessageContaining("upstream.ca_file '" + dir.resolve("empty.pem") + "' holds no PEM certificate");
     }
+
+    @Test
+    void aCaFileWithAnUpstreamThatIsNotHttpsIsAProblemNotSilentlyIgnored() throws Exception {
+        Files.writeString(dir.resolve("empty.pem"), "");
+        assertThatThrownBy(() -> load("upstream: { base_url: http://egress.example:8080, ca_file: empty.pem }"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("upstream.ca_file is only used with an https upstream.base_url, but base_url is"
+                        + " 'http://egress.example:8080'");
+        assertThatThrownBy(() -> load("upstream: { base_url: simulated, ca_file: empty.pem }"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("but base_url is simulated");
+    }
 }
