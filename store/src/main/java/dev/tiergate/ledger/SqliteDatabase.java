@@ -6,13 +6,17 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.sql.DataSource;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteDataSource;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
 
 /**
  * A SQLite file in WAL mode: all writes through one connection, with group commit on a writer thread (see
@@ -94,7 +98,7 @@ final class SqliteDatabase implements Database {
             }
             // first, through Flyway's own connection, closed when it is done: none of ours is open yet to hold a
             // lock or to see the schema change under it
-            Migrations.apply(Dialect.SQLITE, migrationSource(file), "main", "SQLite ledger " + file);
+            migrate(file);
             Connection writer = connect(file);
             try (Statement s = writer.createStatement()) {
                 // WAL: readers never block the writer; persists in the file
@@ -114,6 +118,48 @@ final class SqliteDatabase implements Database {
         } catch (SQLException | java.io.IOException e) {
             throw new LedgerException("cannot open SQLite ledger " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    /** How long opening keeps retrying a migration that SQLite refused as busy without waiting (see below). */
+    static final Duration MIGRATION_BUSY_RETRY = Duration.ofSeconds(20);
+
+    /**
+     * Brings the file's schema up to date, trying again while SQLite answers SQLITE_BUSY. busy_timeout waits out
+     * an ordinary lock, but not a lock SQLite refuses at once to avoid a deadlock: processes opening a new file at
+     * the same moment all switch it to WAL mode, which each does by taking a shared lock and then asking for an
+     * exclusive one, and all but one are refused straight away. A refused attempt changed nothing (the scripts run in
+     * one transaction), so trying again is safe; the retry then finds the file migrated or migrates it.
+     */
+    private static void migrate(Path file) {
+        long deadline = System.nanoTime() + MIGRATION_BUSY_RETRY.toNanos();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                Migrations.apply(Dialect.SQLITE, migrationSource(file), "main", "SQLite ledger " + file);
+                return;
+            } catch (LedgerException e) {
+                if (!busy(e) || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+            }
+            // 2, 4, 8 ... up to 100 ms, with jitter so that the racing processes do not collide again in step
+            long pause = Math.min(2L << Math.min(attempt, 6), 100);
+            try {
+                Thread.sleep(pause / 2 + ThreadLocalRandom.current().nextLong(pause / 2 + 1));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new LedgerException("interrupted while waiting to migrate SQLite ledger " + file, e);
+            }
+        }
+    }
+
+    /** Whether SQLite answered SQLITE_BUSY (or one of its extended forms) somewhere in {@code e}'s causes. */
+    static boolean busy(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLiteException s && (s.getResultCode().code & 0xff) == SQLiteErrorCode.SQLITE_BUSY.code) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Connection connect(Path file) throws SQLException {

@@ -24,6 +24,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
 
 /** What is particular to the SQLite file: its WAL stays bounded, and older schemas upgrade with their data. */
 class SqliteDatabaseTest {
@@ -152,8 +154,23 @@ class SqliteDatabaseTest {
         }
     }
 
-    private static final int ROUNDS = 5;
+    // SQLite refuses some of the racing openers at once (not waiting out busy_timeout) in about one round in 20-40;
+    // 60 rounds (about 6 s) caught that in every run before opening retried it
+    private static final int ROUNDS = 60;
     private static final int OPENERS = 6;
+
+    @Test
+    void aBusyAnswerIsRecognisedThroughWrappingsAndInItsExtendedForms() {
+        assertThat(SqliteDatabase.busy(new LedgerException(
+                        "cannot migrate", new SQLiteException("locked", SQLiteErrorCode.SQLITE_BUSY))))
+                .isTrue();
+        assertThat(SqliteDatabase.busy(new SQLiteException("stale", SQLiteErrorCode.SQLITE_BUSY_SNAPSHOT)))
+                .isTrue();
+        assertThat(SqliteDatabase.busy(new LedgerException(
+                        "cannot migrate", new SQLiteException("bad", SQLiteErrorCode.SQLITE_CONSTRAINT))))
+                .isFalse();
+        assertThat(SqliteDatabase.busy(new LedgerException("no cause"))).isFalse();
+    }
 
     @Test
     void flywaysConnectionsHaveOurSettingsAndNoneHoldsTheWriteLockOnceOpen() throws Exception {
