@@ -3,7 +3,6 @@ package dev.tiergate.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.anthropic.client.AnthropicClient;
-import com.anthropic.client.okhttp.AnthropicOkHttpClient;
 import com.anthropic.core.http.HttpResponseFor;
 import com.anthropic.models.messages.Message;
 import com.anthropic.models.messages.MessageCreateParams;
@@ -113,7 +112,7 @@ class GatewayContractIT {
     @Test
     void aRetryAfterLongerThanTheMaximumWaitMovesStraightToTheTiersFallback() {
         GatewayHarness rig = retryRig();
-        // ten minutes: a gateway that waited would leave the SDK to time out after 20 s
+        // ten minutes: a gateway that waited would leave the SDK to time out after 10 s
         rig.fake.enqueue(
                 FakeResponse.error(429, "rate_limit_error", "slow down").withHeader("retry-after", "600"));
         rig.fake.enqueue(FakeResponse.message("from the fallback").withUsage(10, 10));
@@ -379,12 +378,7 @@ class GatewayContractIT {
     // --- helpers ---
 
     private AnthropicClient sdk(GatewayHarness rig) {
-        AnthropicClient client = AnthropicOkHttpClient.builder()
-                .baseUrl(rig.gateway.baseUrl())
-                .apiKey(GatewayHarness.KEY)
-                .maxRetries(0)
-                .timeout(Duration.ofSeconds(20))
-                .build();
+        AnthropicClient client = rig.sdk();
         open.add(client::close);
         return client;
     }
