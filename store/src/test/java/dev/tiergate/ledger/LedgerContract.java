@@ -124,6 +124,20 @@ abstract class LedgerContract {
     static final CallAttributes TEAM_A = CallAttributes.of("k1", "a", "extraction", "");
 
     @Test
+    void reservationIdsGrowWithTheClockSoThatNewRowsLandOnTheLastPage() {
+        ReservationId first = admitted(reserve(ledger, TEAM_A, usd("0.01")));
+        clock.advance(Duration.ofMillis(1));
+        ReservationId second = admitted(reserve(ledger, TEAM_A, usd("0.01")));
+        clock.advance(Duration.ofSeconds(1));
+        ReservationId third = admitted(reserve(ledger, TEAM_A, usd("0.01")));
+
+        assertThat(List.of(first, second, third))
+                .extracting(ReservationId::value)
+                .allSatisfy(id -> assertThat(id).matches("rsv_[0-9a-f]{24}"))
+                .isSorted();
+    }
+
+    @Test
     void reserveHoldsTheWorstCaseAndSettleReplacesItWithTheExactCost() {
         ReservationId r = admitted(reserve(ledger, TEAM_A, usd("0.35")));
         assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("0.35"));
