@@ -77,6 +77,23 @@ class CallLogTest {
         assertThat(handler.writerAlive()).isFalse();
     }
 
+    @Test
+    void linesArrivingOneByOneAreWrittenTogetherNotEachOnAWakeUpOfItsOwn() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        CallLog.JsonLinesHandler handler = new CallLog.JsonLinesHandler(out);
+        int n = 60;
+        for (int i = 0; i < n; i++) {
+            handler.publish(new LogRecord(Level.INFO, "{\"i\":" + i + "}"));
+            Thread.sleep(1); // a call every millisecond or more: a writer woken per line writes each alone
+        }
+        handler.close();
+
+        assertThat(out.toString(StandardCharsets.UTF_8).split(System.lineSeparator()))
+                .hasSize(n);
+        // 60 lines over at least 60 ms, with a 20 ms linger: the first alone, then one write per linger
+        assertThat(handler.batches()).isBetween(1L, 15L);
+    }
+
     private static void flush(Logger logger) {
         for (java.util.logging.Handler h : logger.getHandlers()) {
             h.flush();
