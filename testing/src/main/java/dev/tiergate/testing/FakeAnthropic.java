@@ -33,6 +33,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -51,9 +52,11 @@ import org.jspecify.annotations.Nullable;
  * other request gets a 404 {@code not_found_error}. Every request is recorded before it is answered
  * ({@link #takeRequest}, {@link #requests()}).
  *
- * <p>HTTP: keep-alive, request bodies with Content-Length or {@code Transfer-Encoding: chunked},
- * {@code Expect: 100-continue}. JSON responses carry Content-Length; SSE responses are chunked, one chunk per
- * event, flushed. One virtual thread per connection. Thread-safe: scripts may be queued from any thread.
+ * <p>HTTP: keep-alive (a connection stays open until the client closes it, unless a test drops the idle ones:
+ * {@link #closeIdleConnections}, {@link #resetIdleConnections}, {@link #closeOnNextRequest}), request bodies with
+ * Content-Length or {@code Transfer-Encoding: chunked}, {@code Expect: 100-continue}. JSON responses carry
+ * Content-Length; SSE responses are chunked, one chunk per event, flushed. One virtual thread per connection.
+ * Thread-safe: scripts may be queued from any thread.
  *
  * <pre>{@code
  * try (FakeAnthropic fake = FakeAnthropic.start()) {
@@ -75,12 +78,15 @@ public final class FakeAnthropic implements AutoCloseable {
     private final @Nullable TlsIdentity tls;
     private final Thread acceptor;
     private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+    // Kept-alive connections waiting for their next request, by TCP socket.
+    private final Map<Socket, IdleConnection> idle = new ConcurrentHashMap<>();
     private final Queue<FakeResponse> messages = new ConcurrentLinkedQueue<>();
     private final Queue<FakeResponse> countTokens = new ConcurrentLinkedQueue<>();
     private final BlockingQueue<RecordedRequest> untaken = new LinkedBlockingQueue<>();
     private final List<RecordedRequest> received = new CopyOnWriteArrayList<>();
     private final AtomicInteger sequence = new AtomicInteger();
     private final AtomicInteger connections = new AtomicInteger();
+    private final AtomicBoolean closeOnNextRequest = new AtomicBoolean();
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile FakeResponse defaultMessage = DEFAULT_MESSAGE;
     private final Map<String, FakeResponse> defaultByModel = new ConcurrentHashMap<>();
@@ -215,6 +221,76 @@ public final class FakeAnthropic implements AutoCloseable {
         return connections.get();
     }
 
+    /** Kept-alive connections waiting for their next request right now. */
+    public int idleConnections() {
+        return idle.size();
+    }
+
+    /**
+     * Closes every kept-alive connection that is waiting for its next request, as an upstream's idle timeout does:
+     * over TLS a {@code close_notify} first, then a FIN. Connections busy with a request are left alone; one whose
+     * next request is arriving just now may be closed under it, as on a real server. Returns once the client's side
+     * has been sent the close.
+     *
+     * @return how many connections were closed
+     */
+    public int closeIdleConnections() {
+        return dropIdle(false);
+    }
+
+    /**
+     * Resets every kept-alive connection that is waiting for its next request (TCP RST, no TLS alert), as a
+     * restarted proxy or a load balancer that forgot the connection does. Otherwise as {@link #closeIdleConnections}.
+     *
+     * @return how many connections were reset
+     */
+    public int resetIdleConnections() {
+        return dropIdle(true);
+    }
+
+    private int dropIdle(boolean rst) {
+        int dropped = 0;
+        for (Socket socket : idle.keySet()) {
+            IdleConnection connection = idle.remove(socket);
+            if (connection == null) {
+                continue; // its next request came in meanwhile
+            }
+            try {
+                if (rst) {
+                    reset(socket);
+                } else {
+                    connection.io().close();
+                }
+            } catch (IOException e) {
+                closeQuietly(socket);
+            }
+            // The JDK defers a socket's close (and its FIN or RST) while a thread still reads it, here the
+            // connection's own: once that thread is done, the client has been told.
+            try {
+                if (!connection.ended().await(5, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("FakeAnthropic: a dropped connection's thread did not end in 5 s");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while FakeAnthropic dropped idle connections", e);
+            }
+            dropped++;
+        }
+        return dropped;
+    }
+
+    /** A kept-alive connection between requests: the socket HTTP goes through (TLS or not), and its thread's end. */
+    private record IdleConnection(Socket io, CountDownLatch ended) {}
+
+    /**
+     * Makes the next request that arrives on a kept-alive connection (not a connection's first) find it closed, as
+     * when an upstream's idle timeout fires while the request is on its way: the fake closes the connection as the
+     * request starts to arrive, without answering or recording it.
+     */
+    public void closeOnNextRequest() {
+        closeOnNextRequest.set(true);
+    }
+
     /** Stops accepting, closes every connection and ends every stream; idempotent. */
     @Override
     public void close() {
@@ -283,6 +359,7 @@ public final class FakeAnthropic implements AutoCloseable {
     }
 
     private void serve(Socket socket) {
+        CountDownLatch ended = new CountDownLatch(1);
         // Over TLS the bytes go through a TLS layer over the TCP socket, but timeouts, resets and drops still act on
         // the TCP socket itself, so that a reset reaches the client as a bare RST, as over http.
         try (socket;
@@ -290,11 +367,21 @@ public final class FakeAnthropic implements AutoCloseable {
             socket.setTcpNoDelay(true);
             HttpInput in = new HttpInput(io.getInputStream());
             OutputStream out = new BufferedOutputStream(io.getOutputStream(), 16 * 1024);
-            while (!isClosed()) {
+            for (boolean reused = false; !isClosed(); reused = true) {
                 HttpInput.Head head;
                 byte[] body;
                 try {
-                    head = in.readHead();
+                    idle.put(socket, new IdleConnection(io, ended));
+                    boolean next;
+                    try {
+                        next = in.awaitRequest();
+                    } finally {
+                        idle.remove(socket);
+                    }
+                    if (next && reused && closeOnNextRequest.compareAndSet(true, false)) {
+                        return;
+                    }
+                    head = next ? in.readHead() : null;
                     if (head == null) {
                         return;
                     }
@@ -328,7 +415,9 @@ public final class FakeAnthropic implements AutoCloseable {
         } catch (IOException e) {
             // The client went away or the fake is closing: the connection simply ends.
         } finally {
+            idle.remove(socket);
             sockets.remove(socket);
+            ended.countDown();
         }
     }
 

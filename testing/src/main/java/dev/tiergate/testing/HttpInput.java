@@ -47,6 +47,11 @@ final class HttpInput {
         this.in = in;
     }
 
+    /** Waits until the next request starts arriving; false if the client closed the connection instead. */
+    boolean awaitRequest() throws IOException {
+        return pos < limit || fill();
+    }
+
     /** The next request head, or null if the client closed the connection between requests. */
     @Nullable
     Head readHead() throws IOException {
