@@ -99,9 +99,10 @@ final class MessagesHandler {
                 new RequestIds(config.upstream().simulated() ? Gateway.SIMULATED_REQUEST_ID_PREFIX : "tgreq_", clock);
     }
 
-    /** Lets running shadow evaluations finish; call before the ledger closes. */
+    /** Lets running shadow evaluations finish, then closes the upstream's idle connections; call before the ledger closes. */
     void close() {
         shadow.close();
+        upstream.close();
     }
 
     /** Who is calling, what they asked for, and where it goes: everything decided before the upstream call. */

@@ -10,7 +10,11 @@ import java.util.function.Function;
  * Where calls go: the Anthropic API over HTTP ({@link UpstreamClient}), or the simulated upstream in process.
  * Implementations retry and fall back only before returning a response: what they return is final.
  */
-interface Upstream {
+interface Upstream extends AutoCloseable {
+
+    /** Releases what the upstream holds (pooled connections); calls in flight end as they would. */
+    @Override
+    default void close() {}
 
     /** The outcome of {@link #send}. */
     sealed interface Result {

@@ -6,9 +6,12 @@ import io.helidon.common.tls.TlsConfig;
 import io.helidon.http.Header;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
+import io.helidon.webclient.api.ClientConnection;
+import io.helidon.webclient.api.ConnectionKey;
 import io.helidon.webclient.api.HttpClientResponse;
 import io.helidon.webclient.api.Proxy;
 import io.helidon.webclient.api.WebClient;
+import io.helidon.webclient.api.WebClientConfig;
 import io.helidon.webclient.http1.Http1Client;
 import io.helidon.webclient.http1.Http1ClientConfig;
 import io.helidon.webclient.http1.Http1ClientRequest;
@@ -37,6 +40,7 @@ import java.util.function.Function;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Sends one call upstream, with retries and fallbacks, all before any byte reaches the caller.
@@ -47,7 +51,8 @@ import javax.net.ssl.X509TrustManager;
  * most {@code maxRetryWait}, and a longer one moves straight on to the next fallback rather than keep the
  * caller waiting. Any other status (success or a 4xx) is returned as is.
  *
- * <p>Calls go through Helidon's WebClient over HTTP/1.1 with pooled keep-alive connections and TCP_NODELAY, for
+ * <p>Calls go through Helidon's WebClient over HTTP/1.1 with keep-alive connections pooled by {@link
+ * UpstreamConnections} and TCP_NODELAY, for
  * {@code http} (a local simulator, an egress proxy, a test fake) and {@code https} (api.anthropic.com) alike. Over
  * https the server's certificate must chain to the JDK's default trust or to {@code ca_file}, and match the host
  * name. The official Python SDK, too, talks HTTP/1.1 with keep-alive to api.anthropic.com by default; the JDK client,
@@ -56,6 +61,14 @@ import javax.net.ssl.X509TrustManager;
  * gateway.
  */
 final class UpstreamClient implements Upstream {
+    /**
+     * How long an upstream connection sits idle in the pool before it is watched for the upstream closing it
+     * (UpstreamConnections): far longer than the gaps between calls under load, far shorter than the idle timeouts
+     * of servers and proxies (seconds to minutes).
+     */
+    static final Duration WATCH_IDLE_AFTER = Duration.ofMillis(250);
+
+    private static final Tls NO_TLS = Tls.builder().enabled(false).build();
     private static final Header JSON = HeaderValues.createCached("content-type", "application/json");
     private static final Header ACCEPT_SSE = HeaderValues.createCached("accept", "text/event-stream");
     private static final Header ACCEPT_JSON = HeaderValues.createCached("accept", "application/json");
@@ -66,8 +79,14 @@ final class UpstreamClient implements Upstream {
     private final Map<String, URI> uris = new ConcurrentHashMap<>();
     private final Map<String, io.helidon.http.HeaderName> names = new ConcurrentHashMap<>();
     private final Optional<Header> apiKey;
+    private final UpstreamConnections connections;
 
     UpstreamClient(GatewayConfig.Upstream config) {
+        this(config, WATCH_IDLE_AFTER);
+    }
+
+    /** @param watchIdleAfter how long a pooled connection idles before it is watched ({@link #WATCH_IDLE_AFTER}) */
+    UpstreamClient(GatewayConfig.Upstream config, Duration watchIdleAfter) {
         this.config = config;
         WebClient client = WebClient.builder()
                 // Helidon leaves Nagle on by default: a streamed event would wait ~40 ms for an ACK.
@@ -81,8 +100,6 @@ final class UpstreamClient implements Upstream {
                 .proxy(Proxy.noProxy())
                 .tls(tls(config.caCertificates()))
                 .keepAlive(true)
-                // One idle connection kept per concurrent call, up to this many; more are opened and closed.
-                .connectionCacheSize(256)
                 .build();
         // Straight to HTTP/1.1: the WebClient would otherwise discover the protocol on every request.
         this.http1 = client.client(Http1Client.PROTOCOL);
@@ -91,6 +108,20 @@ final class UpstreamClient implements Upstream {
         this.readTimeout = config.firstByteTimeout().compareTo(config.idleTimeout()) >= 0
                 ? config.firstByteTimeout()
                 : config.idleTimeout();
+        URI base = config.baseUrl();
+        boolean https = "https".equalsIgnoreCase(base.getScheme());
+        WebClientConfig settings = client.prototype();
+        this.connections = new UpstreamConnections(
+                client,
+                ConnectionKey.create(
+                        base.getScheme(),
+                        base.getHost(),
+                        base.getPort() >= 0 ? base.getPort() : https ? 443 : 80,
+                        https ? settings.tls() : NO_TLS,
+                        settings.dnsResolver(),
+                        settings.dnsAddressLookup(),
+                        settings.proxy()),
+                watchIdleAfter);
         this.apiKey = config.apiKey().isEmpty()
                 ? Optional.empty()
                 : Optional.of(
@@ -124,6 +155,11 @@ final class UpstreamClient implements Upstream {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("the JDK's default trust store cannot be read", e);
         }
+    }
+
+    /** The pooled connections, for tests. */
+    UpstreamConnections connections() {
+        return connections;
     }
 
     /** The WebClient's settings, for tests: socket options, TLS. */
@@ -303,16 +339,21 @@ final class UpstreamClient implements Upstream {
             throws IOException {
         URI uri = uris.computeIfAbsent(path, p -> URI.create(config.baseUrl() + p));
         HttpClientResponse response;
+        ClientConnection connection = null;
         try {
-            Http1ClientRequest request = http1.post().uri(uri).readTimeout(readTimeout);
+            connection = connections.borrow();
+            Http1ClientRequest request =
+                    http1.post().uri(uri).readTimeout(readTimeout).connection(connection);
             headers.forEach((name, values) -> request.header(names.computeIfAbsent(name, HeaderNames::create), values));
             request.header(JSON);
             request.header(stream ? ACCEPT_SSE : ACCEPT_JSON);
             apiKey.ifPresent(request::header);
             response = request.submit(body);
         } catch (UncheckedIOException e) {
+            closeQuietly(connection);
             throw e.getCause();
         } catch (RuntimeException e) {
+            closeQuietly(connection);
             // Helidon reports a connection that dies before the headers as unchecked exceptions of its own.
             throw new IOException("upstream exchange failed: " + e, e);
         }
@@ -321,6 +362,19 @@ final class UpstreamClient implements Upstream {
             responseHeaders.put(h.name(), h.allValues());
         }
         return new Answer(response.status().code(), responseHeaders, new Body(response));
+    }
+
+    /** Closes a connection whose exchange failed, so that it never goes back to the pool (closing twice is fine). */
+    private static void closeQuietly(@Nullable ClientConnection connection) {
+        if (connection != null) {
+            connection.closeResource();
+        }
+    }
+
+    /** Closes the idle upstream connections and stops watching them. */
+    @Override
+    public void close() {
+        connections.close();
     }
 
     /**

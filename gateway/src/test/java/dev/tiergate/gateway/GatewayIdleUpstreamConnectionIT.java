@@ -32,11 +32,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Upstreams and proxies close kept-alive connections that have sat idle. Helidon's WebClient watches each pooled
- * connection with a blocking one-byte read on a virtual thread, so one the upstream closed or reset while idle is out
- * of the pool before the next call picks one: that call goes out on a new connection, with no retry and no upstream
- * error. A call that gets to the connection first, its request written into the dead connection, is a connection
- * error like any other, retried after backoff; here that is a close that crosses a request on its way.
+ * Upstreams and proxies close kept-alive connections that have sat idle. The gateway's pool has Helidon watch each
+ * connection that has idled {@link UpstreamClient#WATCH_IDLE_AFTER} with a blocking one-byte read on a virtual thread,
+ * so one the upstream closed or reset while idle is out of the pool before the next call picks one: that call goes
+ * out on a new connection, with no retry and no upstream error. A call that gets to the connection first, its
+ * request written into the dead connection, is a connection error like any other, retried after backoff; here that
+ * is a close that crosses a request on its way.
  */
 class GatewayIdleUpstreamConnectionIT {
     @TempDir
@@ -174,24 +175,32 @@ class GatewayIdleUpstreamConnectionIT {
     }
 
     /**
-     * Drops the connection the last call left idle, then waits until the gateway's WebClient has seen it go. Helidon
-     * watches each pooled connection with a blocking one-byte read on a virtual thread of its own, started as the
-     * connection goes back to the pool, which marks the connection closed (so the pool passes it over) and ends when
-     * it reads the close. Normally that is a matter of microseconds, but on a busy 2-vCPU machine the next call got
-     * to the pool first about once in 100 drops, and was then retried as any connection error is (see the test of a
+     * Drops the connection the last call left idle, once the gateway watches it, then waits until the gateway has
+     * seen it go. The pool has Helidon watch a connection that has idled a while with a blocking one-byte read on a
+     * virtual thread of its own, which marks the connection closed (so the pool passes it over) and ends when it
+     * reads the close. Normally that is a matter of microseconds, but on a busy 2-vCPU machine the next call got to
+     * the pool first about once in 100 drops, and was then retried as any connection error is (see the test of a
      * close that crosses a request).
      *
      * @param before the watchers alive before the last call: other gateways of this JVM may have their own
      */
     private void dropIdle(FakeAnthropic fake, ToIntFunction<FakeAnthropic> drop, Set<Long> before) throws IOException {
         awaitIdle(fake);
-        Set<Long> watcher = new HashSet<>(watchers());
-        watcher.removeAll(before);
+        Set<Long> watcher = new HashSet<>();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (watcher.isEmpty()) { // the pool has the watch started once the connection has idled a while
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no watcher was started for the connection the last call left idle");
+            }
+            LockSupport.parkNanos(Duration.ofMillis(5).toNanos());
+            watcher.addAll(watchers());
+            watcher.removeAll(before);
+        }
         assertThat(watcher)
-                .as("watchers Helidon started for the last call's connection")
+                .as("watchers started for the last call's connection")
                 .hasSize(1);
         assertThat(drop.applyAsInt(fake)).as("connections dropped").isEqualTo(1);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (watchers().containsAll(watcher)) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("the gateway's WebClient never noticed the connection the upstream dropped");
