@@ -131,6 +131,40 @@ class GatewayContractIT {
         assertThat(call.servedModel()).isEqualTo(OPUS_FALLBACK);
     }
 
+    @Test
+    void anUpstreamThatSendsNoHeadersWithinTheFirstByteTimeoutIsGivenUpOnAndTheNextAttemptServes() {
+        GatewayHarness rig =
+                rig(GatewayHarness.POLICY, url -> """
+                listen: { host: 127.0.0.1, port: 0 }
+                policy: policy.yaml
+                upstream:
+                  base_url: %s
+                  max_retries: 0
+                  first_byte_timeout_ms: 400
+                  idle_timeout_ms: 400
+                keys:
+                  - { name: agents, sha256: %s }
+                """.formatted(url, ApiKeys.sha256Hex(GatewayHarness.KEY)));
+        // the routed model's upstream takes the request and says nothing; without a timeout the call would hang
+        // for the fake's whole minute (and the SDK give up after its own)
+        rig.fake.enqueue(FakeResponse.silence(Duration.ofMinutes(1)));
+        rig.fake.enqueue(FakeResponse.message("from the fallback").withUsage(10, 10));
+        long start = System.nanoTime();
+
+        Message m = sdk(rig).messages().create(params("task:synthesis", 100));
+
+        assertThat(m.content().get(0).text().orElseThrow().text()).isEqualTo("from the fallback");
+        assertThat(m.model().asString()).isEqualTo(OPUS_FALLBACK);
+        assertThat(Duration.ofNanos(System.nanoTime() - start))
+                .isGreaterThanOrEqualTo(Duration.ofMillis(400))
+                .isLessThan(Duration.ofSeconds(30));
+        assertThat(rig.fake.takeRequest(WAIT).model()).contains(OPUS);
+        assertThat(rig.fake.takeRequest(WAIT).model()).contains(OPUS_FALLBACK);
+        CallRecord call = rig.awaitCalls(1).get(0);
+        assertThat(call.attempts()).isEqualTo(2);
+        assertThat(call.servedModel()).isEqualTo(OPUS_FALLBACK);
+    }
+
     // --- 2. anthropic-* headers pass through ---
 
     @Test

@@ -447,6 +447,18 @@ public final class FakeAnthropic implements AutoCloseable {
             case FakeResponse.Stream stream -> {
                 return writeStream(socket, in, out, request, stream, closing);
             }
+            case FakeResponse.Silence silence -> {
+                // wait for the client to give up (it closes: read ends) or for the limit, whichever comes first
+                socket.setSoTimeout((int) Math.max(1, silence.limit().toMillis()));
+                try {
+                    while (socket.getInputStream().read() >= 0) {
+                        // a client that sends more while waiting: ignore it
+                    }
+                } catch (java.net.SocketTimeoutException | java.net.SocketException e) {
+                    // the limit passed, or the client reset the connection
+                }
+                return false;
+            }
             case FakeResponse.Reset reset -> {
                 out.write(reset.partial().getBytes(StandardCharsets.UTF_8));
                 out.flush();

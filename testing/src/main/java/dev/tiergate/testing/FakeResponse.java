@@ -19,6 +19,7 @@ import java.util.concurrent.CountDownLatch;
  *   <li>{@link Stream}: an SSE response played step by step, see {@link #stream()}.
  *   <li>{@link TokenCount}: a {@code count_tokens} answer.
  *   <li>{@link Reset}: a connection reset, optionally after some bytes.
+ *   <li>{@link Silence}: no answer at all, then the connection closed.
  * </ul>
  */
 public sealed interface FakeResponse {
@@ -63,6 +64,14 @@ public sealed interface FakeResponse {
     /** Sends {@code partial} (UTF-8, e.g. half a status line or headers), then resets the connection. */
     static Reset resetAfter(String partial) {
         return new Reset(partial);
+    }
+
+    /**
+     * Answers nothing at all, not even a status line, for up to {@code limit}, then closes the connection; ends
+     * sooner if the client closes it: an upstream that took the request and stalls.
+     */
+    static Silence silence(Duration limit) {
+        return new Silence(limit);
     }
 
     /** A builder for an SSE stream; see {@link StreamBuilder}. */
@@ -161,6 +170,9 @@ public sealed interface FakeResponse {
      * RST and an {@link java.io.IOException}.
      */
     record Reset(String partial) implements FakeResponse {}
+
+    /** No answer for up to {@code limit}, then the connection closed; see {@link #silence}. */
+    record Silence(Duration limit) implements FakeResponse {}
 
     /**
      * Builds a {@link Stream}. Typical flow:
