@@ -190,7 +190,7 @@ final class MessagesHandler {
             }
             case Upstream.Response r -> {
                 if (r.status() != 200) {
-                    relayUpstreamError(res, a, r);
+                    relayUpstreamError(res, a, r, deadline);
                     return;
                 }
                 // Decided before the answer is read, so that a stream keeps its text only when it is sampled.
@@ -213,17 +213,18 @@ final class MessagesHandler {
             return;
         }
         Admitted a = admitted.get();
+        Instant deadline = start.plus(config.upstream().totalTimeout());
         Upstream.Result result = upstream.send(
                 "/v1/messages/count_tokens",
                 List.of(a.route().model()),
                 model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.empty()),
                 forwardHeaders(req, a.taskType()),
                 false,
-                start.plus(config.upstream().totalTimeout()));
+                deadline);
         switch (result) {
             case Upstream.Failed f -> sendError(res, f.error());
             case Upstream.Response r -> {
-                byte[] body = readAll(r);
+                byte[] body = readAll(r, deadline);
                 res.status(r.status() == 401 || r.status() == 403 ? 502 : r.status());
                 routeHeaders(res, a, a.route().model());
                 res.header("content-type", "application/json");
@@ -709,9 +710,9 @@ final class MessagesHandler {
         }
     }
 
-    private void relayUpstreamError(ResponseSink res, Admitted a, Upstream.Response r) {
+    private void relayUpstreamError(ResponseSink res, Admitted a, Upstream.Response r, Instant deadline) {
         int status = r.status();
-        byte[] body = readAll(r);
+        byte[] body = readAll(r, deadline);
         String type = UpstreamClient.errorType(status, new String(body, StandardCharsets.UTF_8));
         record(a, r.model(), Usage.ZERO, Money.ZERO, -1, "", "upstream_error", type, r.attempts());
         sendQuietly(a, () -> {
@@ -937,8 +938,11 @@ final class MessagesHandler {
         return new Body(bytes, bytes.length >= expected);
     }
 
-    private static byte[] readAll(Upstream.Response r) {
-        try (InputStream in = r.body()) {
+    /** A whole upstream body, read under the idle timeout and {@code deadline} (the upstream has no socket timeout). */
+    private byte[] readAll(Upstream.Response r, Instant deadline) {
+        try (InputStream in = r.body();
+                StreamWatchdog watchdog =
+                        StreamWatchdog.start(in, config.upstream().idleTimeout(), deadline)) {
             return HttpTransport.readBody(in, r.header("content-length"));
         } catch (IOException e) {
             return new byte[0];

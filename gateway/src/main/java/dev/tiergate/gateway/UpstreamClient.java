@@ -19,6 +19,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -56,8 +57,9 @@ import org.jspecify.annotations.Nullable;
  * {@code http} (a local simulator, an egress proxy, a test fake) and {@code https} (api.anthropic.com) alike. Over
  * https the server's certificate must chain to the JDK's default trust or to {@code ca_file}, and match the host
  * name. The official Python SDK, too, talks HTTP/1.1 with keep-alive to api.anthropic.com by default; the JDK client,
- * which negotiated HTTP/2 there, cost about 400 µs more CPU per call (docs/benchmarks.md). The read timeout bounds
- * each read, not a whole body, so callers enforce idle and total timeouts on it. Thread-safe; one instance per
+ * which negotiated HTTP/2 there, cost about 400 µs more CPU per call (docs/benchmarks.md). There is no socket
+ * timeout: the wait for the headers is watched here, and callers watch the body they read (idle and total
+ * timeouts). Thread-safe; one instance per
  * gateway.
  */
 final class UpstreamClient implements Upstream {
@@ -69,13 +71,15 @@ final class UpstreamClient implements Upstream {
     static final Duration WATCH_IDLE_AFTER = Duration.ofMillis(250);
 
     private static final Tls NO_TLS = Tls.builder().enabled(false).build();
+    /** Helidon's read timeout of zero: no socket timeout (see {@link #exchange}). */
+    private static final Duration NO_SOCKET_TIMEOUT = Duration.ZERO;
+
     private static final Header JSON = HeaderValues.createCached("content-type", "application/json");
     private static final Header ACCEPT_SSE = HeaderValues.createCached("accept", "text/event-stream");
     private static final Header ACCEPT_JSON = HeaderValues.createCached("accept", "application/json");
 
     private final GatewayConfig.Upstream config;
     private final Http1Client http1;
-    private final Duration readTimeout;
     private final Map<String, URI> uris = new ConcurrentHashMap<>();
     private final Map<String, io.helidon.http.HeaderName> names = new ConcurrentHashMap<>();
     private final Optional<Header> apiKey;
@@ -103,11 +107,6 @@ final class UpstreamClient implements Upstream {
                 .build();
         // Straight to HTTP/1.1: the WebClient would otherwise discover the protocol on every request.
         this.http1 = client.client(Http1Client.PROTOCOL);
-        // Helidon's read timeout is a socket timeout: it bounds the wait for the headers and also every read
-        // of the body. The body has its own idle timeout (StreamWatchdog), so this must not be shorter.
-        this.readTimeout = config.firstByteTimeout().compareTo(config.idleTimeout()) >= 0
-                ? config.firstByteTimeout()
-                : config.idleTimeout();
         URI base = config.baseUrl();
         boolean https = "https".equalsIgnoreCase(base.getScheme());
         WebClientConfig settings = client.prototype();
@@ -200,13 +199,13 @@ final class UpstreamClient implements Upstream {
                 attempts++;
                 Optional<Duration> wait;
                 try {
-                    Answer response = exchange(path, body, headers, stream);
+                    Answer response = exchange(path, body, headers, stream, deadline);
                     int status = response.status();
                     if (!isRetryable(status)) {
                         return new Response(
                                 status, response.headers(), response.body(), model, attempts, List.copyOf(tried));
                     }
-                    String errorBody = readQuietly(response.body());
+                    String errorBody = readQuietly(response.body(), config.idleTimeout(), deadline);
                     lastError = new GatewayError.UpstreamFailed(
                             status,
                             errorType(status, errorBody),
@@ -301,8 +300,10 @@ final class UpstreamClient implements Upstream {
         return !until.isAfter(deadline);
     }
 
-    private static String readQuietly(InputStream in) {
-        try (in) {
+    /** Up to 16 KiB of an error body, read under the idle timeout and the call's deadline (no socket timeout). */
+    private static String readQuietly(InputStream in, Duration idle, Instant deadline) {
+        try (in;
+                StreamWatchdog watchdog = StreamWatchdog.start(in, idle, deadline)) {
             return new String(in.readNBytes(16 * 1024), StandardCharsets.UTF_8);
         } catch (IOException e) {
             return "";
@@ -334,16 +335,28 @@ final class UpstreamClient implements Upstream {
     /** An upstream answer whose body is still to be read; closing the body ends the exchange. */
     private record Answer(int status, Map<String, List<String>> headers, InputStream body) {}
 
-    /** Sends a POST and returns once the response headers are in. */
-    private Answer exchange(String path, byte[] body, Map<String, List<String>> headers, boolean stream)
+    /**
+     * Sends a POST and returns once the response headers are in, or fails once {@code first_byte_timeout_ms} or the
+     * call's deadline has passed without them.
+     *
+     * <p>No socket timeout: a read under one is a timed park of the virtual thread, which wakes the virtual-thread
+     * scheduler's timer thread to arm it and again to cancel it, two preemptions of the gateway's core per call
+     * (docs/benchmarks.md, tenth round). The wait for the headers is bounded by a {@link StreamWatchdog} that
+     * closes the connection instead, and every body read by the caller's own (idle timeout and deadline).
+     */
+    private Answer exchange(
+            String path, byte[] body, Map<String, List<String>> headers, boolean stream, Instant deadline)
             throws IOException {
         URI uri = uris.computeIfAbsent(path, p -> URI.create(config.baseUrl() + p));
         HttpClientResponse response;
         ClientConnection connection = null;
+        StreamWatchdog headerWait = null;
         try {
             connection = connections.borrow();
+            ClientConnection borrowed = connection;
+            headerWait = StreamWatchdog.start(borrowed::closeResource, config.firstByteTimeout(), deadline);
             Http1ClientRequest request =
-                    http1.post().uri(uri).readTimeout(readTimeout).connection(connection);
+                    http1.post().uri(uri).readTimeout(NO_SOCKET_TIMEOUT).connection(connection);
             headers.forEach((name, values) -> request.header(names.computeIfAbsent(name, HeaderNames::create), values));
             request.header(JSON);
             request.header(stream ? ACCEPT_SSE : ACCEPT_JSON);
@@ -351,17 +364,29 @@ final class UpstreamClient implements Upstream {
             response = request.submit(body);
         } catch (UncheckedIOException e) {
             closeQuietly(connection);
-            throw e.getCause();
+            throw timedOut(headerWait).orElse(e.getCause());
         } catch (RuntimeException e) {
             closeQuietly(connection);
             // Helidon reports a connection that dies before the headers as unchecked exceptions of its own.
-            throw new IOException("upstream exchange failed: " + e, e);
+            throw timedOut(headerWait).orElse(new IOException("upstream exchange failed: " + e, e));
+        } finally {
+            if (headerWait != null) {
+                headerWait.close();
+            }
         }
         Map<String, List<String>> responseHeaders = new LinkedHashMap<>();
         for (Header h : response.headers()) {
             responseHeaders.put(h.name(), h.allValues());
         }
         return new Answer(response.status().code(), responseHeaders, new Body(response));
+    }
+
+    /** The failure to report when the wait for the headers was cut by its watchdog (rather than the connection). */
+    private static Optional<IOException> timedOut(@Nullable StreamWatchdog headerWait) {
+        if (headerWait == null || headerWait.firedReason().isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(new SocketTimeoutException("no response headers: " + headerWait.firedReason()));
     }
 
     /** Closes a connection whose exchange failed, so that it never goes back to the pool (closing twice is fine). */

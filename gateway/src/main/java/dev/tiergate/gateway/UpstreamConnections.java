@@ -29,6 +29,12 @@ import java.util.concurrent.locks.LockSupport;
  * and the others age out. Thread-safe.
  */
 final class UpstreamConnections implements AutoCloseable {
+    /**
+     * A watched connection idle this long is given up (Helidon's watch ends and marks it closed): servers and
+     * proxies close theirs long before.
+     */
+    static final Duration WATCH_LIMIT = Duration.ofMinutes(10);
+
     /** Idle connections kept at most; one more than that is closed when its request ends. */
     static final int MAX_IDLE = 256;
 
@@ -137,6 +143,9 @@ final class UpstreamConnections implements AutoCloseable {
                 continue; // a request took it meanwhile
             }
             if (i.connection().isConnected()) {
+                // Helidon's watch lasts as long as the socket timeout, and requests run without one: give it a
+                // limit, or it would give the connection up after its first 101 ms read
+                i.connection().readTimeout(WATCH_LIMIT);
                 i.connection().helidonSocket().idle();
                 idle.offerLast(new Idle(i.connection(), i.since(), true));
             } else {
