@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.logging.ErrorManager;
 import java.util.logging.Handler;
@@ -68,11 +69,19 @@ final class CallLog {
         private long queued; // guarded by progress
         private long written; // guarded by progress
         private long batches; // guarded by progress
+        private final long lingerNanos;
+        private final AtomicLong wakeUps = new AtomicLong();
         private volatile boolean closed;
         // the writer is asleep with nothing queued, until a caller wakes it (set and cleared by the writer)
         private volatile boolean idle;
 
         JsonLinesHandler(OutputStream out) {
+            this(out, LINGER);
+        }
+
+        /** @param linger how long the writer lets lines gather after a write ({@link #LINGER}; longer in tests) */
+        JsonLinesHandler(OutputStream out, Duration linger) {
+            this.lingerNanos = linger.toNanos();
             this.out = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), 65_536);
             this.writer = Thread.ofPlatform().daemon().name("tiergate-call-log").start(this::writeLoop);
         }
@@ -97,6 +106,7 @@ final class CallLog {
             }
             // after the put: a writer that set idle before this read has yet to look at the queue, or is parked
             if (idle) {
+                wakeUps.incrementAndGet();
                 LockSupport.unpark(writer);
             }
             if (interrupted) {
@@ -133,7 +143,7 @@ final class CallLog {
                     progress.notifyAll();
                 }
                 if (batch.size() < BATCH && !closed) {
-                    LockSupport.parkNanos(this, LINGER.toNanos()); // let the next lines gather (see above)
+                    LockSupport.parkNanos(this, lingerNanos); // let the next lines gather (see above)
                 }
                 batch.clear();
             }
@@ -157,6 +167,11 @@ final class CallLog {
                     Thread.currentThread().interrupt();
                 }
             }
+        }
+
+        /** How many times a caller has woken the writer (it slept with nothing queued). */
+        long wakeUps() {
+            return wakeUps.get();
         }
 
         /** How many writes (each flushed) the writer has made so far. */
