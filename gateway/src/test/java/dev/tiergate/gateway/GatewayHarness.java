@@ -85,6 +85,24 @@ final class GatewayHarness implements AutoCloseable {
         this(dir, policy, FakeAnthropic.start(), configForUpstreamUrl);
     }
 
+    /**
+     * A gateway in front of {@code fake} (which the harness closes) with the default policy, one key
+     * ({@link #KEY}, named {@code agents}) and {@code upstreamSettings} (YAML lines such as {@code max_retries: 0})
+     * in its {@code upstream:} section beside the fake's base URL.
+     */
+    static GatewayHarness withUpstream(Path dir, FakeAnthropic fake, String upstreamSettings) {
+        return new GatewayHarness(dir, POLICY, fake, url ->
+                """
+                listen: { host: 127.0.0.1, port: 0 }
+                policy: policy.yaml
+                upstream:
+                  base_url: %s
+                %s\
+                keys:
+                  - { name: agents, sha256: %s }
+                """.formatted(url, upstreamSettings.strip().indent(2), ApiKeys.sha256Hex(KEY)));
+    }
+
     /** The same, in front of {@code fake} (e.g. a TLS one), which the harness closes. */
     GatewayHarness(Path dir, String policy, FakeAnthropic fake, Function<String, String> configForUpstreamUrl) {
         // every gateway IT fails if a virtual thread parks while pinned to its carrier for this long or longer

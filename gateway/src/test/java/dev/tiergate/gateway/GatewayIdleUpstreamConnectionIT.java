@@ -51,19 +51,11 @@ class GatewayIdleUpstreamConnectionIT {
      * retry would show in the attempts, and a call that needed one but got none would fail.
      */
     private void start(FakeAnthropic fake, String upstreamExtra) {
-        h = new GatewayHarness(dir, GatewayHarness.POLICY, fake, url ->
-                """
-                listen: { host: 127.0.0.1, port: 0 }
-                policy: policy.yaml
-                upstream:
-                  base_url: %s
-                  max_retries: 1
-                  retry_base_ms: 2000
-                  max_retry_wait_ms: 10000
-                  %s
-                keys:
-                  - { name: agents, sha256: %s }
-                """.formatted(url, upstreamExtra, ApiKeys.sha256Hex(GatewayHarness.KEY)));
+        h = GatewayHarness.withUpstream(dir, fake, """
+                max_retries: 1
+                retry_base_ms: 2000
+                max_retry_wait_ms: 10000
+                """ + upstreamExtra);
         sdk = h.sdk();
     }
 

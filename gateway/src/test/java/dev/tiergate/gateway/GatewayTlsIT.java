@@ -49,17 +49,7 @@ class GatewayTlsIT {
 
     /** A gateway in front of a TLS fake; {@code upstreamExtra} goes into its {@code upstream:} section. */
     private void start(FakeAnthropic fake, String upstreamExtra) {
-        h = new GatewayHarness(dir, GatewayHarness.POLICY, fake, url ->
-                """
-                listen: { host: 127.0.0.1, port: 0 }
-                policy: policy.yaml
-                upstream:
-                  base_url: %s
-                  max_retries: 0
-                  %s
-                keys:
-                  - { name: agents, sha256: %s }
-                """.formatted(url, upstreamExtra, ApiKeys.sha256Hex(GatewayHarness.KEY)));
+        h = GatewayHarness.withUpstream(dir, fake, "max_retries: 0\n" + upstreamExtra);
         sdk = h.sdk();
     }
 
