@@ -1,11 +1,8 @@
 package dev.tiergate.gateway;
 
 import io.helidon.common.socket.SocketOptions;
-import io.helidon.webclient.api.ConnectionKey;
 import io.helidon.webclient.api.HttpClientResponse;
-import io.helidon.webclient.api.Proxy;
 import io.helidon.webclient.api.WebClient;
-import io.helidon.webclient.api.WebClientConfig;
 import io.helidon.webclient.http1.Http1Client;
 import io.helidon.webclient.http1.Http1ClientRequest;
 import java.io.InputStream;
@@ -57,18 +54,7 @@ public final class UpstreamPoolBench {
                 .keepAlive(true)
                 .build();
         Http1Client http1 = client.client(Http1Client.PROTOCOL);
-        WebClientConfig settings = client.prototype();
-        UpstreamConnections pool = new UpstreamConnections(
-                client,
-                ConnectionKey.create(
-                        url.getScheme(),
-                        url.getHost(),
-                        url.getPort(),
-                        io.helidon.common.tls.Tls.builder().enabled(false).build(),
-                        settings.dnsResolver(),
-                        settings.dnsAddressLookup(),
-                        Proxy.noProxy()),
-                UpstreamClient.WATCH_IDLE_AFTER);
+        UpstreamConnections pool = new UpstreamConnections(client, url, UpstreamClient.WATCH_IDLE_AFTER);
         URI target = url;
         int n = calls;
         long pace = paceNanos;

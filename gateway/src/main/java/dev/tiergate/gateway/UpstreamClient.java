@@ -7,11 +7,9 @@ import io.helidon.http.Header;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
 import io.helidon.webclient.api.ClientConnection;
-import io.helidon.webclient.api.ConnectionKey;
 import io.helidon.webclient.api.HttpClientResponse;
 import io.helidon.webclient.api.Proxy;
 import io.helidon.webclient.api.WebClient;
-import io.helidon.webclient.api.WebClientConfig;
 import io.helidon.webclient.http1.Http1Client;
 import io.helidon.webclient.http1.Http1ClientConfig;
 import io.helidon.webclient.http1.Http1ClientRequest;
@@ -70,7 +68,6 @@ final class UpstreamClient implements Upstream {
      */
     static final Duration WATCH_IDLE_AFTER = Duration.ofMillis(250);
 
-    private static final Tls NO_TLS = Tls.builder().enabled(false).build();
     /** Helidon's read timeout of zero: no socket timeout (see {@link #exchange}). */
     private static final Duration NO_SOCKET_TIMEOUT = Duration.ZERO;
 
@@ -107,20 +104,7 @@ final class UpstreamClient implements Upstream {
                 .build();
         // Straight to HTTP/1.1: the WebClient would otherwise discover the protocol on every request.
         this.http1 = client.client(Http1Client.PROTOCOL);
-        URI base = config.baseUrl();
-        boolean https = "https".equalsIgnoreCase(base.getScheme());
-        WebClientConfig settings = client.prototype();
-        this.connections = new UpstreamConnections(
-                client,
-                ConnectionKey.create(
-                        base.getScheme(),
-                        base.getHost(),
-                        base.getPort() >= 0 ? base.getPort() : https ? 443 : 80,
-                        https ? settings.tls() : NO_TLS,
-                        settings.dnsResolver(),
-                        settings.dnsAddressLookup(),
-                        settings.proxy()),
-                watchIdleAfter);
+        this.connections = new UpstreamConnections(client, config.baseUrl(), watchIdleAfter);
         this.apiKey = config.apiKey().isEmpty()
                 ? Optional.empty()
                 : Optional.of(

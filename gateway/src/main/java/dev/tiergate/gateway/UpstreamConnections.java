@@ -1,9 +1,12 @@
 package dev.tiergate.gateway;
 
+import io.helidon.common.tls.Tls;
 import io.helidon.webclient.api.ClientConnection;
 import io.helidon.webclient.api.ConnectionKey;
 import io.helidon.webclient.api.TcpClientConnection;
 import io.helidon.webclient.api.WebClient;
+import io.helidon.webclient.api.WebClientConfig;
+import java.net.URI;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
@@ -50,10 +53,25 @@ final class UpstreamConnections implements AutoCloseable {
     /** An idle connection: since when ({@link System#nanoTime}), and whether Helidon watches it yet. */
     private record Idle(TcpClientConnection connection, long since, boolean watched) {}
 
-    /** @param watchAfter how long a connection sits idle before it is watched for the upstream closing it */
-    UpstreamConnections(WebClient client, ConnectionKey key, Duration watchAfter) {
+    private static final Tls NO_TLS = Tls.builder().enabled(false).build();
+
+    /**
+     * @param client the WebClient whose settings (TLS, DNS, proxy, socket options) the connections use
+     * @param base the upstream's base URL: its scheme, host and port
+     * @param watchAfter how long a connection sits idle before it is watched for the upstream closing it
+     */
+    UpstreamConnections(WebClient client, URI base, Duration watchAfter) {
+        boolean https = "https".equalsIgnoreCase(base.getScheme());
+        WebClientConfig settings = client.prototype();
         this.client = client;
-        this.key = key;
+        this.key = ConnectionKey.create(
+                base.getScheme(),
+                base.getHost(),
+                base.getPort() >= 0 ? base.getPort() : https ? 443 : 80,
+                https ? settings.tls() : NO_TLS, // Helidon uses no TLS for http
+                settings.dnsResolver(),
+                settings.dnsAddressLookup(),
+                settings.proxy());
         this.watchAfterNanos = watchAfter.toNanos();
         this.watcher =
                 Thread.ofPlatform().daemon().name("tiergate-upstream-idle").start(this::watchLoop);
