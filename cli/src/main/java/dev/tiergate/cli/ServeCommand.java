@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
             "The upstream key comes from the environment variable named by upstream.api_key_env (default"
                     + " ANTHROPIC_API_KEY). Every call is logged as one JSON line on stderr. Stop with Ctrl-C (calls in"
                     + " flight get up to 30 s to finish and be settled).",
-            "Exit 2 if the config or its policy is invalid (every problem listed as FILE:LINE:COL)."
+            "Exit 2 if the config or its policy is invalid (every problem listed as FILE:LINE:COL), or if the upstream"
+                    + " is the Anthropic API and no upstream key is set (use --simulated to try the gateway without one)."
         })
 final class ServeCommand implements Callable<Integer> {
     @Option(
@@ -38,8 +39,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(
             names = "--simulated",
-            description = "Answer every call from the built-in simulated upstream (the default when no upstream key"
-                    + " is set and the base URL is the Anthropic API).")
+            description = "Answer every call from the built-in simulated upstream instead of the configured one (no"
+                    + " upstream key needed). Without it, serving the Anthropic API with no upstream key is refused.")
     boolean simulated;
 
     @Spec
@@ -57,9 +58,15 @@ final class ServeCommand implements Callable<Integer> {
             return Main.EXIT_BAD_INPUT;
         }
         boolean defaultAnthropic = cfg.upstream().baseUrl().toString().equals("https://api.anthropic.com");
-        if (simulated || (!cfg.upstream().simulated() && cfg.upstream().apiKey().isEmpty() && defaultAnthropic)) {
-            // The embedded default: with no key for the real API, answer from the built-in simulator, and say so.
+        if (simulated) {
             cfg = cfg.withUpstream(cfg.upstream().simulate(cfg.upstream().simulatorSeed(), 1.0));
+        } else if (!cfg.upstream().simulated() && cfg.upstream().apiKey().isEmpty() && defaultAnthropic) {
+            // Refused rather than simulated: a production gateway whose key went missing must not answer agents
+            // with simulated text at simulated prices; the simulator is always asked for by name.
+            err.println(config + ": no upstream key: the Anthropic API refuses calls without one. Set the variable"
+                    + " named by upstream.api_key_env (default ANTHROPIC_API_KEY) for real calls, or start with"
+                    + " --simulated (or upstream.base_url: simulated) to answer from the built-in simulator.");
+            return Main.EXIT_BAD_INPUT;
         } else if (!cfg.upstream().simulated() && cfg.upstream().apiKey().isEmpty()) {
             err.println("tiergate: warning: no upstream API key (set the variable named by upstream.api_key_env);"
                     + " the upstream will refuse calls unless it needs no key");

@@ -155,6 +155,30 @@ class CliTest {
     }
 
     @Test
+    void serveRefusesTheAnthropicApiWithoutAnUpstreamKeyInsteadOfSimulatingIt() throws IOException {
+        write("policy.yaml", "tiers:\n  small: { model: claude-haiku-4-5-20251001 }\ndefault_tier: small\n");
+        // a variable no environment sets, so the test does not depend on the machine's ANTHROPIC_API_KEY
+        Path config = write("tiergate.yaml", """
+                listen: { host: 127.0.0.1, port: 0 }
+                policy: policy.yaml
+                upstream: { base_url: https://api.anthropic.com, api_key_env: TIERGATE_CLITEST_UNSET_KEY }
+                keys:
+                  - { name: a, sha256: %s }
+                """.formatted("ab".repeat(32)));
+        // a serve that started would run until stopped, so bound the wait
+        Run r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                java.time.Duration.ofSeconds(60), () -> run("serve", "--config", config.toString()));
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.out()).doesNotContain("listening");
+        assertThat(r.err())
+                .startsWith(config.toString())
+                .contains("no upstream key")
+                .contains("upstream.api_key_env")
+                .contains("--simulated")
+                .doesNotContain("SIMULATED upstream");
+    }
+
+    @Test
     void serveListsAnUnknownDemotionTierWithTheConfigsOtherProblems() throws IOException {
         write("policy.yaml", "tiers:\n  small: { model: claude-haiku-4-5 }\ndefault_tier: small\n");
         Path config = write("tiergate.yaml", """
