@@ -15,8 +15,8 @@ import java.util.Optional;
  */
 public final class BudgetRules {
     /**
-     * The budget that holds a run's cap requested with {@code x-tiergate-run-budget-usd} when no {@code per_run}
-     * budget is configured: hard, total. Reserved as a config name.
+     * The budget that holds a run's cap requested with {@code x-tiergate-run-budget-usd} when no hard run budget
+     * ({@code run: <id>} or {@code per_run}) applies to the run: hard, total. Reserved as a config name.
      */
     public static final String REQUESTED_RUN_BUDGET = "run-requested";
 
@@ -54,11 +54,12 @@ public final class BudgetRules {
      * The budget windows a call at {@code now} counts against, in {@link AppliedBudget#ORDER}.
      *
      * <p>A run id matches budgets configured for that run; if there is none, each {@code per_run} budget applies
-     * to it, with the requested run cap instead of the configured limit when the caller asked for a lower one.
-     * With no run budget configured, every call of a run counts against the hard total budget {@link
-     * #REQUESTED_RUN_BUDGET}, limited by the requested cap, or by {@link #NO_RUN_CAP} if the call requests none.
-     * The store keeps the lowest cap any call of the run requested, and counts the run's calls before it too.
-     * Empty when no budget applies.
+     * to it. A requested run cap is a hard cap on the run: a hard {@code per_run} budget takes it instead of its
+     * configured limit when it is lower (a hard {@code run: <id>} budget keeps its own limit). When no hard run
+     * budget applies (none configured for the run, or only soft ones, which keep their own limit and alert at it),
+     * every call of a run also counts against the hard total budget {@link #REQUESTED_RUN_BUDGET}, limited by the
+     * requested cap, or by {@link #NO_RUN_CAP} if the call requests none. The store keeps the lowest cap any call of
+     * the run requested, and counts the run's calls before it too. Empty when no budget applies.
      */
     public List<AppliedBudget> applicable(CallAttributes call, Instant now) {
         List<AppliedBudget> out = new ArrayList<>();
@@ -66,7 +67,8 @@ public final class BudgetRules {
                 .anyMatch(b -> b.scope() instanceof Scope.Run r
                         && !call.runId().isEmpty()
                         && r.runId().equals(call.runId()));
-        boolean eachRun = false;
+        Money requested = call.requestedRunBudget();
+        boolean hardRunBudget = false;
         for (Budget b : budgets) {
             boolean applies = switch (b.scope()) {
                 case Scope.Global g -> true;
@@ -79,26 +81,28 @@ public final class BudgetRules {
             if (!applies) {
                 continue;
             }
-            if (b.scope() instanceof Scope.EachRun) {
-                eachRun = true;
-                Money requested = call.requestedRunBudget();
+            if (b.scope() instanceof Scope.EachRun && b.isHard()) {
+                hardRunBudget = true;
                 boolean lower = requested.nanos() > 0 && b.limit().isGreaterThan(requested);
                 out.add(window(b, call.runId(), lower ? requested : b.limit(), requested.nanos() > 0, now));
             } else {
-                String subject = b.scope() instanceof Scope.Run r ? r.runId() : "";
-                out.add(window(b, subject, b.limit(), false, now));
+                // a soft run budget keeps its own limit: it only alerts, and a cap the caller asked for must deny,
+                // so that cap goes to run-requested below
+                boolean run = b.scope() instanceof Scope.Run || b.scope() instanceof Scope.EachRun;
+                hardRunBudget |= run && b.isHard();
+                out.add(window(b, run ? call.runId() : "", b.limit(), false, now));
             }
         }
-        if (!namedRun && !eachRun && !call.runId().isEmpty()) {
+        if (!hardRunBudget && !call.runId().isEmpty()) {
             // even without a cap: the run's spend must be in its window before a cap arrives, or it would escape it
-            boolean capped = call.requestedRunBudget().nanos() > 0;
+            boolean capped = requested.nanos() > 0;
             out.add(new AppliedBudget(
                     REQUESTED_RUN_BUDGET,
                     call.runId(),
                     Window.TOTAL,
                     Window.TOTAL.start(now, ZoneOffset.UTC),
                     Window.NEVER,
-                    capped ? call.requestedRunBudget() : NO_RUN_CAP,
+                    capped ? requested : NO_RUN_CAP,
                     true,
                     capped));
         }

@@ -127,6 +127,53 @@ class BudgetRulesTest {
     }
 
     @Test
+    void aRequestedRunCapIsAHardCapWhenTheRunsBudgetIsSoft() {
+        BudgetRules soft = BudgetLoader.parse("b.yaml", """
+                budgets:
+                  - { name: runs, scope: run, per_run: true, window: total, limit_usd: 5, mode: soft }
+                  - { name: nightly, scope: run, run: nightly-42, window: total, limit_usd: 20, mode: soft }
+                """);
+        CallAttributes perRun = CallAttributes.of("", "", "", "r-9").withRequestedRunBudget(Money.parseUsd("0.01"));
+        CallAttributes named =
+                CallAttributes.of("", "", "", "nightly-42").withRequestedRunBudget(Money.parseUsd("0.01"));
+        // the soft budget keeps its own limit (its alert); the cap denies, in the run's own hard window
+        assertThat(describe(soft.applicable(perRun, NOON)))
+                .containsExactly("run-requested/r-9 0.010000000 hard requested", "runs/r-9 5.000000000 soft");
+        assertThat(describe(soft.applicable(named, NOON)))
+                .containsExactly(
+                        "nightly/nightly-42 20.000000000 soft", "run-requested/nightly-42 0.010000000 hard requested");
+        // before any cap arrives, the run's spend is counted where a later cap will find it
+        assertThat(soft.applicable(CallAttributes.of("", "", "", "r-9"), NOON))
+                .filteredOn(a -> a.budget().equals(BudgetRules.REQUESTED_RUN_BUDGET))
+                .singleElement()
+                .satisfies(a -> {
+                    assertThat(a.hard()).isTrue();
+                    assertThat(a.requestedCap()).isFalse();
+                    assertThat(a.limit()).isEqualTo(BudgetRules.NO_RUN_CAP);
+                });
+    }
+
+    /** Each window as {@code budget/subject limit hard|soft [requested]}. */
+    private static List<String> describe(List<AppliedBudget> applied) {
+        return applied.stream()
+                .map(a -> a.budget() + "/" + a.subject() + " " + a.limit().toUsdString() + " "
+                        + (a.hard() ? "hard" : "soft") + (a.requestedCap() ? " requested" : ""))
+                .toList();
+    }
+
+    @Test
+    void aHardPerRunBudgetTakesTheRequestedCapBesideASoftOneAtItsOwnLimit() {
+        BudgetRules both = BudgetLoader.parse("b.yaml", """
+                budgets:
+                  - { name: runs-alert, scope: run, per_run: true, window: total, limit_usd: 1, mode: soft }
+                  - { name: runs-cap, scope: run, per_run: true, window: total, limit_usd: 2 }
+                """);
+        CallAttributes call = CallAttributes.of("", "", "", "r-9").withRequestedRunBudget(Money.parseUsd("0.5"));
+        assertThat(describe(both.applicable(call, NOON)))
+                .containsExactly("runs-alert/r-9 1.000000000 soft", "runs-cap/r-9 0.500000000 hard requested");
+    }
+
+    @Test
     void demotesLowerPrioritiesWhileASoftBudgetIsSpent() {
         AppliedBudget soft = RULES.applicable(CallAttributes.of("", "", "extraction", ""), NOON)
                 .get(0);

@@ -193,6 +193,44 @@ class GatewayBudgetIT {
     }
 
     @Test
+    void aRunCapFromTheHeaderDeniesEvenWhenTheRunsConfiguredBudgetIsSoft() throws Exception {
+        try (GatewayHarness h = new GatewayHarness(
+                dir,
+                "budgets:\n  - { name: runs, scope: run, per_run: true, window: total, limit_usd: 5, mode: soft }\n")) {
+            // Haiku 4.5: 10 x $1 + 290 x $5 = $0.00146 a call. The worst case of a call (300 output tokens, ~$0.0015)
+            // fits a $0.002 cap once, not twice: after the first call, $0.00054 is left.
+            h.fake.setDefault(FakeResponse.message("ok").withUsage(10, 290));
+            String[] run = {"x-tiergate-run", "run-soft", "x-tiergate-run-budget-usd", "0.002"};
+            HttpResponse<String> first =
+                    http.send(post(h, body("extraction", false), run), HttpResponse.BodyHandlers.ofString());
+            assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+
+            HttpResponse<String> second =
+                    http.send(post(h, body("extraction", false), run), HttpResponse.BodyHandlers.ofString());
+
+            assertThat(second.statusCode()).as(second.body()).isEqualTo(429);
+            assertThat(second.headers().firstValue("x-should-retry")).contains("false");
+            var err = JSON.readTree(second.body()).path("error");
+            assertThat(err.path("type").asText()).isEqualTo("rate_limit_error");
+            assertThat(err.path("message").asText())
+                    .startsWith("budget 'run-requested' for run 'run-soft' total limit 0.002")
+                    .contains("spent 0.001460000");
+            assertThat(h.fake.requestCount())
+                    .as("the denied call never went upstream")
+                    .isEqualTo(1);
+            // the soft budget still alerts at its own limit, not at the caller's cap
+            assertThat(h.gateway.ledger().budgetStatus(Instant.now()))
+                    .filteredOn(st -> st.budget().budget().equals("runs"))
+                    .singleElement()
+                    .satisfies(st -> {
+                        assertThat(st.budget().hard()).isFalse();
+                        assertThat(st.limit()).isEqualTo(Money.parseUsd("5"));
+                        assertThat(st.spent()).isEqualTo(Money.parseUsd("0.00146"));
+                    });
+        }
+    }
+
+    @Test
     void aRunCapSentAfterTheRunsFirstCallCoversWhatTheRunSpentBeforeIt() throws Exception {
         try (GatewayHarness h = new GatewayHarness(dir)) {
             // Haiku 4.5: 1,000 x $1 + 300 x $5 = $0.0025 a call; the worst case of the next is ~$0.0015
