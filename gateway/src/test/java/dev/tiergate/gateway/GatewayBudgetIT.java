@@ -26,6 +26,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -33,6 +34,11 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -126,7 +132,24 @@ class GatewayBudgetIT {
     }
 
     @Test
-    void aSoftBudgetCrossingIsCountedOnceInTheMetricsAndRecordedOnceInTheLedger() throws Exception {
+    void aSoftBudgetCrossingIsCountedOnceInTheMetricsLoggedOnceAndRecordedOnceInTheLedger() throws Exception {
+        // Accounting logs through System.Logger, which (no LoggerFinder on the class path) is java.util.logging;
+        // the strong reference keeps this logger the one System.getLogger("tiergate.budget") writes to
+        Logger budgetLog = Logger.getLogger("tiergate.budget");
+        List<LogRecord> logged = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                logged.add(r);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        budgetLog.addHandler(capture);
         // Haiku 4.5: 1,000 x $1 + 200 x $5 = $0.002 a call; the second call takes the soft $0.003 to $0.004
         try (GatewayHarness h = new GatewayHarness(
                 dir,
@@ -141,12 +164,30 @@ class GatewayBudgetIT {
                         .as("a soft budget never denies")
                         .isEqualTo(200);
             }
-            h.awaitCalls(4); // each call is settled before it is recorded
+            h.awaitCalls(4); // each call is settled, and its events logged, before it is recorded
             assertThat(metrics(h)).contains(series + " 1.0");
-            assertThat(h.gateway.ledger().events(Instant.EPOCH))
-                    .filteredOn(e -> e.kind() == LedgerEvent.Kind.SOFT_LIMIT_CROSSED)
+            List<LedgerEvent> events = h.gateway.ledger().events(Instant.EPOCH).stream()
+                    .filter(e -> e.kind() == LedgerEvent.Kind.SOFT_LIMIT_CROSSED)
+                    .toList();
+            assertThat(events)
                     .singleElement()
                     .satisfies(e -> assertThat(e.budget()).isEqualTo("cheap"));
+            LedgerEvent crossed = events.get(0);
+            // the log line an operator alerts on names the budget and its window, and no key
+            assertThat(logged)
+                    .filteredOn(r -> r.getLevel().equals(Level.WARNING))
+                    .extracting(r -> new SimpleFormatter().formatMessage(r))
+                    .filteredOn(line -> line.contains("SOFT_LIMIT_CROSSED"))
+                    .singleElement()
+                    .satisfies(line -> assertThat(line)
+                            .contains("budget=cheap")
+                            .contains("windowStart=" + crossed.windowStart())
+                            .contains("soft budget 'cheap' reached its limit")
+                            .doesNotContain(GatewayHarness.KEY)
+                            .doesNotContain(ApiKeys.sha256Hex(GatewayHarness.KEY))
+                            .doesNotContain(GatewayHarness.UPSTREAM_SECRET));
+        } finally {
+            budgetLog.removeHandler(capture);
         }
     }
 
