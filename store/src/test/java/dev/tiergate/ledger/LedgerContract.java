@@ -82,15 +82,19 @@ abstract class LedgerContract {
     }
 
     Call call(CallAttributes a) {
+        return call(a, "small", "claude-haiku-4-5-20251001");
+    }
+
+    Call call(CallAttributes a, String tier, String routedModel) {
         return new Call(
                 "req-" + (++requests),
                 clock.instant(),
                 a.keyName(),
                 a.team(),
                 a.taskType(),
-                "small",
+                tier,
                 "task:" + a.taskType(),
-                "claude-haiku-4-5-20251001",
+                routedModel,
                 a.runId(),
                 "agent-1",
                 300);
@@ -429,14 +433,27 @@ abstract class LedgerContract {
         ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.25")));
         clock.advance(Duration.ofDays(1));
         for (int i = 0; i < 3; i++) {
+            // routed to the frontier tier's model, answered by its fallback
+            Call frontier = call(b, "frontier", "claude-opus-4-6");
             ledger.settle(
-                    admitted(reserve(ledger, b, usd("0.1"))),
-                    Outcome.ok("claude-haiku-4-5-20251001", Usage.of(10, 300), usd("0.1"), 5, 1, "max_tokens"));
+                    admitted(ledger.reserve(
+                            frontier,
+                            RULES.applicable(b, clock.instant()),
+                            usd("0.1"),
+                            clock.instant().plus(LEASE))),
+                    Outcome.ok("claude-opus-4-5", Usage.of(10, 300), usd("0.1"), 5, 1, "max_tokens"));
         }
 
         assertThat(ledger.spend(GroupBy.TEAM, T0))
                 .extracting(g -> g.group() + " " + g.calls() + " " + g.cost().toUsdString() + " " + g.cappedCalls())
                 .containsExactly("a 2 0.750000000 0", "b 3 0.300000000 3");
+        assertThat(ledger.spend(GroupBy.TIER, T0))
+                .extracting(g -> g.group() + " " + g.calls() + " " + g.cost().toUsdString())
+                .containsExactly("small 2 0.750000000", "frontier 3 0.300000000");
+        assertThat(ledger.spend(GroupBy.MODEL, T0))
+                .as("by the model that answered, not the one routed to")
+                .extracting(g -> g.group() + " " + g.calls() + " " + g.cost().toUsdString())
+                .containsExactly("claude-haiku-4-5-20251001 2 0.750000000", "claude-opus-4-5 3 0.300000000");
         assertThat(ledger.spend(GroupBy.DAY, T0))
                 .extracting(g -> g.group() + " " + g.cost().toUsdString())
                 .containsExactly("2026-11-29 0.750000000", "2026-11-30 0.300000000");
