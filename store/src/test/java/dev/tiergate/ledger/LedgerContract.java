@@ -491,6 +491,97 @@ abstract class LedgerContract {
     }
 
     @Test
+    void aCallIsReadBackWithEveryColumnAsItWasWritten() {
+        // Every column a different value, so that two columns swapped in a statement with positional parameters
+        // (the reservation's insert, the settlement, SQLite's fold into the ledger) come back wrong.
+        CallAttributes a = CallAttributes.of("key-k", "a", "task-t", "run-r");
+        Call call = new Call(
+                "req-full",
+                clock.instant(),
+                "key-k",
+                "a",
+                "task-t",
+                "frontier",
+                "task:task-t",
+                "claude-opus-4-6",
+                "run-r",
+                "agent-g",
+                4096);
+        ReservationId r = admitted(ledger.reserve(
+                call,
+                RULES.applicable(a, clock.instant()),
+                usd("0.5"),
+                clock.instant().plus(LEASE)));
+        clock.advance(Duration.ofMillis(8765));
+        // a stream that reached max_tokens, then broke before message_stop; answered by the fallback
+        Outcome outcome = new Outcome(
+                CallStatus.UPSTREAM_ERROR,
+                "claude-opus-4-5",
+                new Usage(1001, 2002, 3003, 4004, 5005, 6),
+                usd("0.070707070"),
+                8008,
+                909,
+                "max_tokens",
+                "api_error");
+        ledger.settle(r, outcome);
+
+        LedgerRow expected = new LedgerRow(0, call, outcome, clock.instant(), r.value());
+        assertThat(ledger.calls(CallQuery.latest(10)).rows()).singleElement().satisfies(row -> {
+            assertThat(row.seq()).isPositive();
+            assertThat(row).usingRecursiveComparison().ignoringFields("seq").isEqualTo(expected);
+            assertThat(row.outcome().hitCap()).isTrue();
+        });
+        assertThat(ledger.call("req-full"))
+                .hasValueSatisfying(row -> assertThat(row)
+                        .usingRecursiveComparison()
+                        .ignoringFields("seq")
+                        .isEqualTo(expected));
+        // the hit_cap column is read by spend only; cache writes are summed there (5-minute + 1-hour)
+        assertThat(ledger.spend(GroupBy.RUN, T0))
+                .containsExactly(new SpendGroup("run-r", 1, usd("0.070707070"), 1001, 3003 + 4004, 5005, 2002, 1));
+        assertThat(status("team-a", a).spent()).isEqualTo(usd("0.070707070"));
+
+        // a denied call's row is written by another statement, with the call's columns only
+        CallAttributes d = CallAttributes.of("tight-key", "team-d", "task-d", "run-d");
+        Call refused = new Call(
+                "req-denied",
+                clock.instant().minusMillis(250),
+                "tight-key",
+                "team-d",
+                "task-d",
+                "small",
+                "task:task-d",
+                "claude-haiku-4-5-20251001",
+                "run-d",
+                "agent-d",
+                777);
+        assertThat(ledger.reserve(
+                        refused,
+                        RULES.applicable(d, clock.instant()),
+                        usd("5"),
+                        clock.instant().plus(LEASE)))
+                .isInstanceOf(Admission.Denied.class);
+        assertThat(ledger.call("req-denied"))
+                .hasValueSatisfying(row -> assertThat(row)
+                        .usingRecursiveComparison()
+                        .ignoringFields("seq")
+                        .isEqualTo(new LedgerRow(
+                                0,
+                                refused,
+                                new Outcome(
+                                        CallStatus.DENIED,
+                                        "claude-haiku-4-5-20251001",
+                                        Usage.ZERO,
+                                        Money.ZERO,
+                                        -1,
+                                        -1,
+                                        "",
+                                        "budget_exhausted"),
+                                clock.instant(),
+                                "")));
+    }
+
+    @Test
     void reopeningAppliesNoMigrationTwice() {
         ledger.settle(admitted(reserve(ledger, TEAM_A, usd("1"))), ok(usd("0.5")));
         Ledger again = track(open("gw-1b", clock));
