@@ -54,8 +54,8 @@ public final class BudgetRules {
      * The budget windows a call at {@code now} counts against, in {@link AppliedBudget#ORDER}.
      *
      * <p>A run id matches budgets configured for that run; if there is none, each {@code per_run} budget applies
-     * to it. A requested run cap is a hard cap on the run: a hard {@code per_run} budget takes it instead of its
-     * configured limit when it is lower (a hard {@code run: <id>} budget keeps its own limit). When no hard run
+     * to it. A requested run cap is a hard cap on the run: a hard run budget ({@code run: <id>} or {@code
+     * per_run}) takes it instead of its configured limit when it is lower. When no hard run
      * budget applies (none configured for the run, or only soft ones, which keep their own limit and alert at it),
      * every call of a run also counts against the hard total budget {@link #REQUESTED_RUN_BUDGET}, limited by the
      * requested cap, or by {@link #NO_RUN_CAP} if the call requests none. The store keeps the lowest cap any call of
@@ -81,15 +81,15 @@ public final class BudgetRules {
             if (!applies) {
                 continue;
             }
-            if (b.scope() instanceof Scope.EachRun && b.isHard()) {
+            boolean run = b.scope() instanceof Scope.Run || b.scope() instanceof Scope.EachRun;
+            if (run && b.isHard()) {
+                // a hard run budget, configured for this run or for each run, takes the caller's cap when lower
                 hardRunBudget = true;
                 boolean lower = requested.nanos() > 0 && b.limit().isGreaterThan(requested);
                 out.add(window(b, call.runId(), lower ? requested : b.limit(), requested.nanos() > 0, now));
             } else {
                 // a soft run budget keeps its own limit: it only alerts, and a cap the caller asked for must deny,
                 // so that cap goes to run-requested below
-                boolean run = b.scope() instanceof Scope.Run || b.scope() instanceof Scope.EachRun;
-                hardRunBudget |= run && b.isHard();
                 out.add(window(b, run ? call.runId() : "", b.limit(), false, now));
             }
         }

@@ -10,7 +10,7 @@ import dev.tiergate.pricing.Money;
  * @param taskType the task type as classified
  * @param runId the workflow run id ({@code x-tiergate-run})
  * @param requestedRunBudget the run cap the caller asked for ({@code x-tiergate-run-budget-usd}); {@link Money#ZERO}
- *     when not given. A hard cap on the run that can only lower it: below a configured hard {@code per_run}
+ *     when not given. A hard cap on the run that can only lower it: below a configured hard run budget's
  *     limit, or below a cap an earlier call of the run requested
  */
 public record CallAttributes(String keyName, String team, String taskType, String runId, Money requestedRunBudget) {

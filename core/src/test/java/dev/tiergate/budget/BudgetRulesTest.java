@@ -96,6 +96,20 @@ class BudgetRulesTest {
     }
 
     @Test
+    void aRequestedRunCapLowersAHardNamedRunBudgetButNeverRaisesIt() {
+        CallAttributes named =
+                CallAttributes.of("", "", "", "nightly-42").withRequestedRunBudget(Money.parseUsd("0.01"));
+        assertThat(describe(RULES.applicable(named, NOON)))
+                .filteredOn(d -> d.startsWith("nightly/") || d.startsWith(BudgetRules.REQUESTED_RUN_BUDGET))
+                .containsExactly("nightly/nightly-42 0.010000000 hard requested");
+        CallAttributes greedy = named.withRequestedRunBudget(Money.parseUsd("5000"));
+        assertThat(RULES.applicable(greedy, NOON))
+                .filteredOn(a -> a.budget().equals("nightly"))
+                .singleElement()
+                .satisfies(a -> assertThat(a.limit()).isEqualTo(Money.parseUsd("20")));
+    }
+
+    @Test
     void aRequestedRunCapWithoutRunBudgetsGetsItsOwnHardBudget() {
         CallAttributes call = CallAttributes.of("", "", "", "r-9").withRequestedRunBudget(Money.parseUsd("0.25"));
         List<AppliedBudget> applied = BudgetRules.NONE.applicable(call, NOON);
