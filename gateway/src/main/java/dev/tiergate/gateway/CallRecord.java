@@ -21,7 +21,7 @@ import java.time.Instant;
  * @param usage tokens by class (what was seen, for cancelled and failed streams too)
  * @param cost the exact cost of {@code usage} on {@code servedModel}
  * @param latencyMillis arrival to last byte
- * @param timeToFirstTokenMillis arrival to first streamed event (-1 when not streamed or none)
+ * @param timeToFirstTokenMillis arrival to the first {@code content_block_delta} (-1 when not streamed or none)
  * @param stopReason the upstream's stop_reason ("" if none)
  * @param maxTokens the effective {@code max_tokens} sent upstream
  * @param hitCap whether the output stopped at that cap

@@ -2,25 +2,50 @@ package dev.tiergate.gateway;
 
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.ledger.WriteStats;
+import dev.tiergate.pricing.Usage;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Prometheus metrics for calls, with OpenTelemetry GenAI names where they exist
- * ({@code gen_ai.client.operation.duration}, {@code gen_ai.client.token.usage},
- * {@code gen_ai.server.time_to_first_token}) and {@code tiergate.*} for the rest. Thread-safe.
+ * Prometheus metrics for calls, with OpenTelemetry GenAI names, attributes and bucket boundaries where they exist
+ * ({@code gen_ai.client.operation.duration}, {@code gen_ai.server.time_to_first_token}, {@code
+ * gen_ai.client.token.usage}) and {@code tiergate.*} for the rest. docs/gateway.md lists the exported names.
+ * Thread-safe.
  *
  * <p>Meters are registered once per tag set and kept: building and registering them costs more than recording,
  * and it was paid on every call. The caches grow exactly as the registry does (one entry per tag set seen).
  */
 final class GatewayMetrics {
+    /** The Messages API is a chat operation, and every upstream speaks Anthropic's API (semconv's well-known values). */
+    private static final String OPERATION = "chat";
+
+    private static final String PROVIDER = "anthropic";
+
+    /**
+     * Bucket boundaries the GenAI semantic conventions advise: seconds for operation duration, seconds for time to
+     * first token, tokens for token usage. Explicit, instead of Micrometer's percentile histogram: that has dozens of
+     * buckets per series, and not the ones an OpenTelemetry dashboard expects.
+     */
+    private static final Duration[] DURATION_BUCKETS =
+            seconds(0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92);
+
+    private static final Duration[] TTFT_BUCKETS =
+            seconds(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0);
+
+    private static final double[] TOKEN_BUCKETS = {
+        1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864
+    };
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<RequestTags, Counter> requests = new ConcurrentHashMap<>();
     private final Map<CallTags, CallMeters> calls = new ConcurrentHashMap<>();
@@ -30,7 +55,7 @@ final class GatewayMetrics {
 
     private record RequestTags(String taskType, String tier, String model, String status) {}
 
-    private record CallTags(String taskType, String tier, String model) {}
+    private record CallTags(String taskType, String tier, String requestModel, String responseModel) {}
 
     private record ErrorTags(String model, String type) {}
 
@@ -38,41 +63,65 @@ final class GatewayMetrics {
 
     private record SoftLimitTags(String budget, String window) {}
 
-    /** The meters one (task type, tier, model) records to. */
+    /** The meters one (task type, tier, requested model, served model) records to. */
     private record CallMeters(
             Timer duration,
             Timer ttft,
-            DistributionSummary input,
-            DistributionSummary output,
-            DistributionSummary cacheRead,
-            DistributionSummary cacheWrite5m,
-            DistributionSummary cacheWrite1h,
+            DistributionSummary inputUsage,
+            DistributionSummary outputUsage,
+            Counter input,
+            Counter output,
+            Counter cacheRead,
+            Counter cacheWrite5m,
+            Counter cacheWrite1h,
             Counter cost) {}
 
-    void record(CallRecord c) {
-        String model = c.servedModel().isEmpty() ? "none" : c.servedModel();
-        String tier = c.tier().isEmpty() ? "none" : c.tier();
-        requests.computeIfAbsent(new RequestTags(c.taskType(), tier, model, c.status()), this::requestsCounter)
-                .increment();
-        if (c.status().equals("denied") && c.servedModel().isEmpty()) {
-            return;
-        }
-        CallMeters m = calls.computeIfAbsent(new CallTags(c.taskType(), tier, model), this::callMeters);
+    /** A call refused before any upstream request (no key, a bad request, no route, over budget): counted only. */
+    void refused(CallRecord c) {
+        count(c);
+    }
+
+    /**
+     * A call that was sent upstream and settled, whatever its status.
+     *
+     * @param requestModel the model the gateway asked the upstream for first (the route's); {@link
+     *     CallRecord#servedModel()} is the one that answered, a fallback if one did
+     */
+    void settled(CallRecord c, String requestModel) {
+        count(c);
+        CallMeters m = calls.computeIfAbsent(
+                new CallTags(c.taskType(), orNone(c.tier()), orNone(requestModel), orNone(c.servedModel())),
+                this::callMeters);
         m.duration().record(c.latencyMillis(), TimeUnit.MILLISECONDS);
         if (c.timeToFirstTokenMillis() >= 0) {
             m.ttft().record(c.timeToFirstTokenMillis(), TimeUnit.MILLISECONDS);
         }
-        m.input().record(c.usage().inputTokens());
-        m.output().record(c.usage().outputTokens());
-        m.cacheRead().record(c.usage().cacheReadTokens());
-        m.cacheWrite5m().record(c.usage().cacheWrite5mTokens());
-        m.cacheWrite1h().record(c.usage().cacheWrite1hTokens());
+        Usage u = c.usage();
+        // Semconv: input counts every input token, cached or not; the classes are tiergate_tokens_total's.
+        m.inputUsage().record(u.promptTokens());
+        m.outputUsage().record(u.outputTokens());
+        m.input().increment(u.inputTokens());
+        m.output().increment(u.outputTokens());
+        m.cacheRead().increment(u.cacheReadTokens());
+        m.cacheWrite5m().increment(u.cacheWrite5mTokens());
+        m.cacheWrite1h().increment(u.cacheWrite1hTokens());
         // Prometheus counters are doubles; the exact nano-USD figure is in the log line and the ledger.
         m.cost().increment(c.cost().toUsd().doubleValue());
         if (!c.errorType().isEmpty()) {
-            errors.computeIfAbsent(new ErrorTags(model, c.errorType()), this::errorsCounter)
+            errors.computeIfAbsent(new ErrorTags(orNone(c.servedModel()), c.errorType()), this::errorsCounter)
                     .increment();
         }
+    }
+
+    private void count(CallRecord c) {
+        requests.computeIfAbsent(
+                        new RequestTags(c.taskType(), orNone(c.tier()), orNone(c.servedModel()), c.status()),
+                        this::requestsCounter)
+                .increment();
+    }
+
+    private static String orNone(String value) {
+        return value.isEmpty() ? "none" : value;
     }
 
     private Counter requestsCounter(RequestTags t) {
@@ -83,40 +132,58 @@ final class GatewayMetrics {
     }
 
     private CallMeters callMeters(CallTags t) {
+        Tags genAi = Tags.of(
+                "gen_ai.operation.name", OPERATION,
+                "gen_ai.provider.name", PROVIDER,
+                "gen_ai.request.model", t.requestModel(),
+                "gen_ai.response.model", t.responseModel(),
+                "task_type", t.taskType());
+        Tags classes = Tags.of("task_type", t.taskType(), "tier", t.tier(), "model", t.responseModel());
         return new CallMeters(
                 Timer.builder("gen_ai.client.operation.duration")
                         .description("Call duration, arrival to last byte")
-                        .tags(
-                                "gen_ai.operation.name",
-                                "chat",
-                                "gen_ai.response.model",
-                                t.model(),
-                                "task_type",
-                                t.taskType())
-                        .publishPercentileHistogram()
+                        .tags(genAi)
+                        .serviceLevelObjectives(DURATION_BUCKETS)
                         .register(registry),
                 Timer.builder("gen_ai.server.time_to_first_token")
-                        .description("Arrival to the first streamed event")
-                        .tags("gen_ai.response.model", t.model(), "task_type", t.taskType())
-                        .publishPercentileHistogram()
+                        .description("Arrival to the first content_block_delta of a streamed call")
+                        .tags(genAi)
+                        .serviceLevelObjectives(TTFT_BUCKETS)
                         .register(registry),
-                tokens("input", t),
-                tokens("output", t),
-                tokens("cache_read", t),
-                tokens("cache_write_5m", t),
-                tokens("cache_write_1h", t),
+                tokenUsage("input", genAi),
+                tokenUsage("output", genAi),
+                tokens("input", classes),
+                tokens("output", classes),
+                tokens("cache_read", classes),
+                tokens("cache_write_5m", classes),
+                tokens("cache_write_1h", classes),
                 Counter.builder("tiergate.cost")
                         .baseUnit("usd")
                         .description("Spend by task type, tier and model (exact per call, summed)")
-                        .tags("task_type", t.taskType(), "tier", t.tier(), "model", t.model())
+                        .tags(classes)
                         .register(registry));
     }
 
-    private DistributionSummary tokens(String type, CallTags t) {
+    /** No base unit: semconv's unit {@code {token}} is an annotation, which adds no suffix to the Prometheus name. */
+    private DistributionSummary tokenUsage(String type, Tags genAi) {
         return DistributionSummary.builder("gen_ai.client.token.usage")
-                .baseUnit("tokens")
-                .tags("gen_ai.token.type", type, "gen_ai.response.model", t.model(), "task_type", t.taskType())
+                .description("Tokens per call: input is every input token, cached or not")
+                .tags(genAi.and("gen_ai.token.type", type))
+                .serviceLevelObjectives(TOKEN_BUCKETS)
                 .register(registry);
+    }
+
+    private Counter tokens(String tokenClass, Tags classes) {
+        return Counter.builder("tiergate.tokens")
+                .description("Tokens by billing class: input is uncached input only, as Anthropic reports it")
+                .tags(classes.and("token_class", tokenClass))
+                .register(registry);
+    }
+
+    private static Duration[] seconds(double... boundaries) {
+        return Arrays.stream(boundaries)
+                .mapToObj(s -> Duration.ofNanos(Math.round(s * 1e9)))
+                .toArray(Duration[]::new);
     }
 
     private Counter errorsCounter(ErrorTags t) {

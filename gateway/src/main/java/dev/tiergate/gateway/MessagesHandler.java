@@ -252,14 +252,14 @@ final class MessagesHandler {
                     res,
                     new GatewayError.Unauthorized(
                             "invalid x-api-key: send a Tiergate gateway key as x-api-key or Authorization: Bearer"));
-            metrics.record(refused(requestId, start, "", "", "authentication_error"));
+            metrics.refused(refused(requestId, start, "", "", "authentication_error"));
             return Optional.empty();
         }
         ParsedRequest request;
         switch (ParsedRequest.parse(req.body(), true)) {
             case ParsedRequest.Either.Bad bad -> {
                 sendError(res, bad.error());
-                metrics.record(refused(requestId, start, key.get().name(), "", "invalid_request_error"));
+                metrics.refused(refused(requestId, start, key.get().name(), "", "invalid_request_error"));
                 return Optional.empty();
             }
             case ParsedRequest.Either.Ok ok -> request = ok.request();
@@ -306,7 +306,7 @@ final class MessagesHandler {
             if (messages) {
                 recorder.record(denied);
             }
-            metrics.record(denied);
+            metrics.refused(denied);
             return Optional.empty();
         }
         RoutingDecision.Route route = (RoutingDecision.Route) decision;
@@ -388,7 +388,7 @@ final class MessagesHandler {
         Admission admission = accounting.reserve(call, windows, worstCase);
         if (admission instanceof Admission.Denied denied) {
             sendError(res, new GatewayError.BudgetExhausted(denied.message()));
-            metrics.record(CallRecord.denied(
+            metrics.refused(CallRecord.denied(
                     requestId,
                     start,
                     key.get().name(),
@@ -826,7 +826,7 @@ final class MessagesHandler {
                     new Outcome(statusOf(status), servedModel, usage, cost, latency, ttft, stopReason, errorType));
         }
         recorder.record(call);
-        metrics.record(call);
+        metrics.settled(call, a.route().model());
     }
 
     private static CallStatus statusOf(String status) {
