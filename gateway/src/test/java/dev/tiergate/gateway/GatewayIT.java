@@ -482,27 +482,90 @@ class GatewayIT {
         http.send(
                 post("/v1/messages", GatewayHarness.KEY, body("task:extraction", 10)),
                 HttpResponse.BodyHandlers.ofString());
-        h.awaitCalls(1);
         HttpResponse<String> health = http.send(
                 HttpRequest.newBuilder(URI.create(h.baseUrl() + "/healthz")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(health.statusCode()).isEqualTo(200);
-        String metrics = http.send(
-                        HttpRequest.newBuilder(URI.create(h.baseUrl() + "/metrics"))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofString())
-                .body();
+        String metrics = awaitMetrics("tiergate_requests_total{");
         assertThat(metrics)
-                .contains("tiergate_requests_total{")
                 .contains("task_type=\"extraction\"")
-                .contains("gen_ai_client_token_usage")
-                .contains("gen_ai_client_operation_duration_seconds")
-                .contains("tiergate_cost_usd_total");
+                .contains("gen_ai_client_token_usage_count{")
+                .contains("gen_ai_client_operation_duration_seconds_count{")
+                .contains("tiergate_tokens_total{")
+                .contains("tiergate_cost_usd_total{");
         // every call above was reserved and settled in the ledger: transactions and writes were counted
         assertThat(counter(metrics, "tiergate_ledger_transactions_total")).isPositive();
         assertThat(counter(metrics, "tiergate_ledger_writes_total{ran_on=\"writer\"}")
                         + counter(metrics, "tiergate_ledger_writes_total{ran_on=\"caller\"}"))
                 .isGreaterThanOrEqualTo(counter(metrics, "tiergate_ledger_transactions_total"));
+    }
+
+    @Test
+    void streamedCallShowsItsTimeToFirstTokenAndTokenUsageInMetrics() throws Exception {
+        h.fake.enqueue(FakeResponse.stream()
+                .messageStart("{\"input_tokens\":2000,\"cache_creation_input_tokens\":0,"
+                        + "\"cache_read_input_tokens\":500,\"output_tokens\":1}")
+                .ping()
+                .text("Synthesised ", "answer")
+                .messageDelta("end_turn", "{\"output_tokens\":120}")
+                .messageStop()
+                .build());
+        try (StreamResponse<RawMessageStreamEvent> s =
+                sdk.messages().createStreaming(params("task:synthesis", 2000).build())) {
+            s.stream().forEach(e -> {});
+        }
+        CallRecord call = h.awaitCalls(1).get(0);
+        // the call's row is written just before its metrics: wait for the series rather than race them
+        String genAi = "gen_ai_operation_name=\"chat\",gen_ai_provider_name=\"anthropic\","
+                + "gen_ai_request_model=\"claude-opus-4-6\",gen_ai_response_model=\"claude-opus-4-6\"";
+        String ttft = "gen_ai_server_time_to_first_token_seconds";
+        String metrics = awaitMetrics(ttft + "_count{" + genAi + ",task_type=\"synthesis\"}");
+
+        assertThat(counter(metrics, ttft + "_count{" + genAi + ",task_type=\"synthesis\"}"))
+                .isEqualTo(1);
+        double ttftSeconds = counter(metrics, ttft + "_sum{" + genAi + ",task_type=\"synthesis\"}");
+        // the ledger's ttft_ms, in seconds, and within the call's duration
+        assertThat(ttftSeconds).isEqualTo(call.timeToFirstTokenMillis() / 1000.0);
+        assertThat(ttftSeconds)
+                .isLessThanOrEqualTo(counter(
+                        metrics,
+                        "gen_ai_client_operation_duration_seconds_sum{" + genAi + ",task_type=\"synthesis\"}"));
+        assertThat(counter(metrics, ttft + "_bucket{" + genAi + ",task_type=\"synthesis\",le=\"+Inf\"}"))
+                .isEqualTo(1);
+        // input is every input token, cached or not: 2,000 uncached + 500 read from the cache
+        String usage = "gen_ai_client_token_usage";
+        assertThat(counter(
+                        metrics, usage + "_count{" + genAi + ",gen_ai_token_type=\"input\",task_type=\"synthesis\"}"))
+                .isEqualTo(1);
+        assertThat(counter(metrics, usage + "_sum{" + genAi + ",gen_ai_token_type=\"input\",task_type=\"synthesis\"}"))
+                .isEqualTo(2500);
+        assertThat(counter(metrics, usage + "_sum{" + genAi + ",gen_ai_token_type=\"output\",task_type=\"synthesis\"}"))
+                .isEqualTo(120);
+        String classes = "tiergate_tokens_total{model=\"claude-opus-4-6\",task_type=\"synthesis\",tier=\"frontier\","
+                + "token_class=";
+        assertThat(counter(metrics, classes + "\"input\"}")).isEqualTo(2000);
+        assertThat(counter(metrics, classes + "\"cache_read\"}")).isEqualTo(500);
+        assertThat(counter(metrics, classes + "\"output\"}")).isEqualTo(120);
+    }
+
+    /** A scrape of /metrics once it holds {@code series}, polled until {@link #WAIT} has passed. */
+    private String awaitMetrics(String series) throws Exception {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            String scrape = http.send(
+                            HttpRequest.newBuilder(URI.create(h.baseUrl() + "/metrics"))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString())
+                    .body();
+            if (scrape.contains(series)) {
+                return scrape;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no " + series + " within " + WAIT + " in:\n" + scrape);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(
+                    Duration.ofMillis(5).toNanos());
+        }
     }
 
     /** The value of the sample named exactly {@code series} (name and labels) in a Prometheus scrape. */
