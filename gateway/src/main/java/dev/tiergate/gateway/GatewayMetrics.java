@@ -97,9 +97,13 @@ final class GatewayMetrics {
             m.ttft().record(c.timeToFirstTokenMillis(), TimeUnit.MILLISECONDS);
         }
         Usage u = c.usage();
-        // Semconv: input counts every input token, cached or not; the classes are tiergate_tokens_total's.
-        m.inputUsage().record(u.promptTokens());
-        m.outputUsage().record(u.outputTokens());
+        // No usage at all is a call the upstream answered with none (failed before an answer, or the gateway did):
+        // not a count of zero tokens, and the semconv says not to report what was not obtained.
+        if (!u.equals(Usage.ZERO)) {
+            // Semconv: input counts every input token, cached or not; the classes are tiergate_tokens_total's.
+            m.inputUsage().record(u.promptTokens());
+            m.outputUsage().record(u.outputTokens());
+        }
         m.input().increment(u.inputTokens());
         m.output().increment(u.outputTokens());
         m.cacheRead().increment(u.cacheReadTokens());

@@ -173,6 +173,23 @@ class GatewayMetricsTest {
     }
 
     @Test
+    void callsThatGotNoUsageRecordNoTokenUsage() {
+        GatewayMetrics m = new GatewayMetrics();
+        m.settled(
+                call("extraction", "claude-haiku-4-5", "upstream_error", "overloaded_error", Usage.ZERO, -1),
+                "claude-haiku-4-5");
+        m.settled(call("extraction", "claude-haiku-4-5", "ok", "", Usage.of(10, 2), -1), "claude-haiku-4-5");
+
+        assertThat(m.scrape())
+                .contains("gen_ai_client_operation_duration_seconds_count{" + genAi("claude-haiku-4-5", "extraction")
+                        + "} 2")
+                .contains("gen_ai_client_token_usage_count{" + tokenUsage("claude-haiku-4-5", "extraction", "input")
+                        + "} 1")
+                .contains("gen_ai_client_token_usage_bucket{" + tokenUsage("claude-haiku-4-5", "extraction", "output")
+                        + ",le=\"1.0\"} 0");
+    }
+
+    @Test
     void refusedCallsAreCountedButMeasureNothing() {
         GatewayMetrics m = new GatewayMetrics();
         m.refused(CallRecord.denied(
