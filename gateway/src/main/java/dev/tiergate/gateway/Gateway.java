@@ -29,7 +29,7 @@ public final class Gateway implements AutoCloseable {
 
     /** Starts a gateway that records calls to {@code recorder}. */
     public static Gateway start(GatewayConfig config, CallRecorder recorder, Clock clock) {
-        GatewayMetrics metrics = new GatewayMetrics();
+        GatewayMetrics metrics = new GatewayMetrics(config.policy().taskTypes().keySet());
         Accounting accounting = new Accounting(
                 config.budgets(), config.ledger().open(config.instanceId(), clock), metrics, clock, config.lease());
         metrics.ledger(accounting.ledger());

@@ -2,6 +2,7 @@ package dev.tiergate.gateway;
 
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.ledger.WriteStats;
+import dev.tiergate.policy.Policy;
 import dev.tiergate.pricing.Usage;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -13,6 +14,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -46,12 +48,26 @@ final class GatewayMetrics {
         1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864
     };
 
+    /** The label for a task type the policy does not name (see {@link #GatewayMetrics(Set)}). */
+    static final String OTHER_TASK_TYPE = "other";
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Set<String> taskTypes;
     private final Map<RequestTags, Counter> requests = new ConcurrentHashMap<>();
     private final Map<CallTags, CallMeters> calls = new ConcurrentHashMap<>();
     private final Map<ErrorTags, Counter> errors = new ConcurrentHashMap<>();
     private final Map<ShadowTags, Counter> shadows = new ConcurrentHashMap<>();
     private final Map<SoftLimitTags, Counter> softLimits = new ConcurrentHashMap<>();
+
+    /**
+     * @param taskTypes the task types the policy names: with {@link Policy#UNCLASSIFIED}, the only values of the
+     *     {@code task_type} label. Any other task type a caller sends (routed to the default tier, and kept as sent
+     *     in the ledger and the log line) is labelled {@value #OTHER_TASK_TYPE}: a caller that made task types up
+     *     per call would otherwise add meters, and series to every scrape, without bound.
+     */
+    GatewayMetrics(Set<String> taskTypes) {
+        this.taskTypes = Set.copyOf(taskTypes);
+    }
 
     private record RequestTags(String taskType, String tier, String model, String status) {}
 
@@ -90,7 +106,7 @@ final class GatewayMetrics {
     void settled(CallRecord c, String requestModel) {
         count(c);
         CallMeters m = calls.computeIfAbsent(
-                new CallTags(c.taskType(), orNone(c.tier()), orNone(requestModel), orNone(c.servedModel())),
+                new CallTags(taskLabel(c.taskType()), orNone(c.tier()), orNone(requestModel), orNone(c.servedModel())),
                 this::callMeters);
         m.duration().record(c.latencyMillis(), TimeUnit.MILLISECONDS);
         if (c.timeToFirstTokenMillis() >= 0) {
@@ -119,9 +135,13 @@ final class GatewayMetrics {
 
     private void count(CallRecord c) {
         requests.computeIfAbsent(
-                        new RequestTags(c.taskType(), orNone(c.tier()), orNone(c.servedModel()), c.status()),
+                        new RequestTags(taskLabel(c.taskType()), orNone(c.tier()), orNone(c.servedModel()), c.status()),
                         this::requestsCounter)
                 .increment();
+    }
+
+    private String taskLabel(String taskType) {
+        return taskTypes.contains(taskType) || taskType.equals(Policy.UNCLASSIFIED) ? taskType : OTHER_TASK_TYPE;
     }
 
     private static String orNone(String value) {

@@ -37,7 +37,7 @@ public final class Tiergate implements AutoCloseable {
 
     private Tiergate(GatewayConfig config, CallRecorder recorder, Clock clock) {
         this.config = config;
-        GatewayMetrics metrics = new GatewayMetrics();
+        GatewayMetrics metrics = new GatewayMetrics(config.policy().taskTypes().keySet());
         this.accounting = new Accounting(
                 config.budgets(), config.ledger().open(config.instanceId(), clock), metrics, clock, config.lease());
         this.handler = new MessagesHandler(config, Gateway.upstreamFor(config), recorder, metrics, accounting, clock);

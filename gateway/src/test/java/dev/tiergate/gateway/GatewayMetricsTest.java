@@ -9,6 +9,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class GatewayMetricsTest {
+    private static final java.util.Set<String> TASK_TYPES = java.util.Set.of("extraction", "judge", "synthesis");
 
     private static CallRecord call(String task, String model, String status, String errorType) {
         return call(task, model, status, errorType, new Usage(10, 2, 0, 0, 0, 0), -1);
@@ -41,8 +42,26 @@ class GatewayMetricsTest {
     }
 
     @Test
+    void taskTypesThePolicyDoesNotNameShareOneLabelSoCallersCannotGrowTheSeries() {
+        GatewayMetrics m = new GatewayMetrics(TASK_TYPES);
+        for (int i = 0; i < 50; i++) {
+            m.settled(call("made-up-" + i, "claude-haiku-4-5", "ok", ""), "claude-haiku-4-5");
+        }
+        m.refused(call("made-up-refused", "", "denied", "rate_limit_error"));
+        m.settled(call("unclassified", "claude-haiku-4-5", "ok", ""), "claude-haiku-4-5");
+        String s = m.scrape();
+        assertThat(s)
+                .doesNotContain("made-up")
+                .contains("tiergate_requests_total{model=\"claude-haiku-4-5\",status=\"ok\",task_type=\"other\","
+                        + "tier=\"small\"} 50.0")
+                .contains("task_type=\"unclassified\"");
+        assertThat(s.lines().filter(l -> l.startsWith("gen_ai_client_operation_duration_seconds_count")))
+                .hasSize(2);
+    }
+
+    @Test
     void cachedMetersStillCountEachTagSetSeparately() {
-        GatewayMetrics m = new GatewayMetrics();
+        GatewayMetrics m = new GatewayMetrics(TASK_TYPES);
         m.settled(call("extraction", "claude-haiku-4-5", "ok", ""), "claude-haiku-4-5");
         m.settled(call("extraction", "claude-haiku-4-5", "ok", ""), "claude-haiku-4-5");
         m.settled(call("extraction", "claude-haiku-4-5", "upstream_error", "api_error"), "claude-haiku-4-5");
@@ -95,7 +114,7 @@ class GatewayMetricsTest {
 
     @Test
     void tokenUsageCountsEveryInputClassAsInputAndTiergateTokensKeepsTheClasses() {
-        GatewayMetrics m = new GatewayMetrics();
+        GatewayMetrics m = new GatewayMetrics(TASK_TYPES);
         // 100 uncached, 300 written to the 5-minute cache, 400 to the 1-hour cache, 5,000 read from the cache
         m.settled(
                 call("synthesis", "claude-opus-4-6", "ok", "", new Usage(100, 20, 300, 400, 5000, 0), -1),
@@ -125,7 +144,7 @@ class GatewayMetricsTest {
 
     @Test
     void histogramsHaveTheBucketBoundariesTheSemanticConventionsAdvise() {
-        GatewayMetrics m = new GatewayMetrics();
+        GatewayMetrics m = new GatewayMetrics(TASK_TYPES);
         m.settled(call("extraction", "claude-haiku-4-5", "ok", "", Usage.of(10, 2), 300), "claude-haiku-4-5");
 
         String s = m.scrape();
@@ -156,7 +175,7 @@ class GatewayMetricsTest {
 
     @Test
     void timeToFirstTokenIsRecordedOnlyForCallsThatHadOneUnderTheModelsAskedAndServed() {
-        GatewayMetrics m = new GatewayMetrics();
+        GatewayMetrics m = new GatewayMetrics(TASK_TYPES);
         // the route asked for Opus 4.6; its fallback, Opus 4.5, answered
         m.settled(call("synthesis", "claude-opus-4-5", "ok", "", Usage.of(10, 2), 250), "claude-opus-4-6");
         m.settled(call("extraction", "claude-haiku-4-5", "ok", "", Usage.of(10, 2), -1), "claude-haiku-4-5");
@@ -174,7 +193,7 @@ class GatewayMetricsTest {
 
     @Test
     void callsThatGotNoUsageRecordNoTokenUsage() {
-        GatewayMetrics m = new GatewayMetrics();
+        GatewayMetrics m = new GatewayMetrics(TASK_TYPES);
         m.settled(
                 call("extraction", "claude-haiku-4-5", "upstream_error", "overloaded_error", Usage.ZERO, -1),
                 "claude-haiku-4-5");
@@ -191,7 +210,7 @@ class GatewayMetricsTest {
 
     @Test
     void refusedCallsAreCountedButMeasureNothing() {
-        GatewayMetrics m = new GatewayMetrics();
+        GatewayMetrics m = new GatewayMetrics(TASK_TYPES);
         m.refused(CallRecord.denied(
                 "tgreq_2",
                 Instant.EPOCH,
@@ -216,7 +235,7 @@ class GatewayMetricsTest {
 
     @Test
     void softLimitCrossingsAreCountedPerBudgetAndWindowFromZero() {
-        GatewayMetrics m = new GatewayMetrics();
+        GatewayMetrics m = new GatewayMetrics(TASK_TYPES);
         m.softBudget("cheap-work", "month");
         m.softBudget("runs-soft", "total");
         assertThat(m.scrape())

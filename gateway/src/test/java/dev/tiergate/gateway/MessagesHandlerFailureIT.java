@@ -70,7 +70,7 @@ class MessagesHandlerFailureIT {
         GatewayConfig config = GatewayConfig.load(
                 dir.resolve("tiergate.yaml"), Map.of("ANTHROPIC_API_KEY", "sk-test"), LocalDate.of(2026, 11, 29));
         Clock clock = Clock.systemUTC();
-        GatewayMetrics metrics = new GatewayMetrics();
+        GatewayMetrics metrics = new GatewayMetrics(config.policy().taskTypes().keySet());
         accounting = new Accounting(
                 config.budgets(), config.ledger().open(config.instanceId(), clock), metrics, clock, config.lease());
         handler = new MessagesHandler(config, Gateway.upstreamFor(config), recorded::add, metrics, accounting, clock);
