@@ -185,14 +185,14 @@ final class AdminApi {
         if (!authorised(req, res)) {
             return;
         }
-        CallRequest body = HttpTransport.request(req, 64 * 1024);
+        Optional<byte[]> body = HttpTransport.body(req, 64 * 1024);
         JsonNode root;
         try {
-            root = json.readTree(body.body());
+            root = body.isPresent() ? json.readTree(body.get()) : null;
         } catch (IOException e) {
             root = null;
         }
-        if (body.tooLarge() || root == null || !root.isObject()) {
+        if (root == null || !root.isObject()) {
             badRequest(res, "the body must be a JSON object {\"request_id\": \"...\", \"score\": 0..1}");
             return;
         }

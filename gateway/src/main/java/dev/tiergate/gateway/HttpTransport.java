@@ -11,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /** Helidon's request and response as the pipeline's {@link CallRequest} and {@link ResponseSink}. */
@@ -23,19 +24,30 @@ final class HttpTransport {
 
     private HttpTransport() {}
 
-    /** Reads the request, stopping at {@code maxBodyBytes} (a larger body is marked too large, not read). */
+    /**
+     * The request's headers, and its body to be read when the pipeline asks for it, stopping at
+     * {@code maxBodyBytes}. A body left unread (the caller's key was refused, or its declared length is over the
+     * limit) is read and dropped by Helidon once the handler returns, in small buffers, so that the connection can
+     * carry the caller's next request.
+     */
     static CallRequest request(ServerRequest req, long maxBodyBytes) {
-        Map<String, List<String>> headers = headers(req);
+        return new CallRequest(headers(req), () -> body(req, maxBodyBytes), null);
+    }
+
+    /**
+     * Reads the body, or returns empty without keeping it if it is over {@code maxBodyBytes}: at once when its
+     * declared length is, else as soon as more than that has arrived.
+     */
+    static Optional<byte[]> body(ServerRequest req, long maxBodyBytes) {
         OptionalLong declared = req.headers().contentLength();
         if (declared.isPresent() && declared.getAsLong() > maxBodyBytes) {
-            return new CallRequest(headers, new byte[0], true, null);
+            return Optional.empty();
         }
         try (InputStream in = req.content().inputStream()) {
             byte[] bytes = declared.isPresent() && declared.getAsLong() <= MAX_EXACT
                     ? exactly(in, (int) declared.getAsLong())
                     : in.readNBytes((int) Math.min(maxBodyBytes + 1, Integer.MAX_VALUE - 8));
-            boolean tooLarge = bytes.length > maxBodyBytes;
-            return new CallRequest(headers, tooLarge ? new byte[0] : bytes, tooLarge, null);
+            return bytes.length > maxBodyBytes ? Optional.empty() : Optional.of(bytes);
         } catch (IOException e) {
             throw new UncheckedIOException("reading the request body", e);
         }
@@ -82,7 +94,7 @@ final class HttpTransport {
 
     /** The request's headers only, for endpoints without a body. */
     static CallRequest headersOnly(ServerRequest req) {
-        return new CallRequest(headers(req), new byte[0], false, null);
+        return CallRequest.inMemory(headers(req), new byte[0], null);
     }
 
     private static Map<String, List<String>> headers(ServerRequest req) {

@@ -239,13 +239,8 @@ final class MessagesHandler {
 
     private Optional<Admitted> admit(
             CallRequest req, ResponseSink res, String requestId, Instant start, long startNanos, boolean messages) {
-        if (req.tooLarge()) {
-            sendError(
-                    res,
-                    new GatewayError.TooLarge(
-                            "request body is larger than the gateway's limit of " + config.maxBodyBytes() + " bytes"));
-            return Optional.empty();
-        }
+        // The key first, from the headers alone: a caller without a valid one must not get the gateway to read
+        // (and hold) a body of up to max_body_bytes.
         Optional<ApiKeys.Key> key = Optional.ofNullable(req.trustedCaller()).or(() -> authenticate(req));
         if (key.isEmpty()) {
             sendError(
@@ -255,8 +250,16 @@ final class MessagesHandler {
             metrics.refused(refused(requestId, start, "", "", "authentication_error"));
             return Optional.empty();
         }
+        Optional<byte[]> body = req.body().readWithinLimit();
+        if (body.isEmpty()) {
+            sendError(
+                    res,
+                    new GatewayError.TooLarge(
+                            "request body is larger than the gateway's limit of " + config.maxBodyBytes() + " bytes"));
+            return Optional.empty();
+        }
         ParsedRequest request;
-        switch (ParsedRequest.parse(req.body(), true)) {
+        switch (ParsedRequest.parse(body.get(), true)) {
             case ParsedRequest.Either.Bad bad -> {
                 sendError(res, bad.error());
                 metrics.refused(refused(requestId, start, key.get().name(), "", "invalid_request_error"));

@@ -150,7 +150,7 @@ public final class Tiergate implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         ApiKeys.Key key = new ApiKeys.Key(caller.name(), ApiKeys.sha256(caller.name()), caller.team(), "", true);
-        return new CallRequest(headers, bytes, false, key);
+        return CallRequest.inMemory(headers, bytes, key);
     }
 
     /** Collects a response; parses streamed bytes into events on every flush (the pipeline flushes per event). */

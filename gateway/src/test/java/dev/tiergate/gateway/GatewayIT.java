@@ -16,8 +16,12 @@ import dev.tiergate.pricing.Money;
 import dev.tiergate.testing.FakeResponse;
 import dev.tiergate.testing.RecordedRequest;
 import java.io.BufferedReader;
+import java.io.EOFException;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -26,6 +30,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
@@ -413,6 +418,75 @@ class GatewayIT {
         assertThat(h.fake.requestCount()).isZero();
         // Policy refusals of a known key are in the record, at zero cost.
         assertThat(h.calls).allSatisfy(c -> assertThat(c.cost().nanos()).isZero());
+    }
+
+    @Test
+    void aCallerWithoutAValidKeyIsRefusedFromItsHeadersBeforeItsBodyIsRead() throws Exception {
+        // over max_body_bytes (20000): only a known key finds out that its body is too large
+        String huge = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(30_000) + "\"}]}";
+        assertBad(post("/v1/messages", "wrong-key", huge), 401, "authentication_error", "x-api-key");
+        assertBad(
+                HttpRequest.newBuilder(URI.create(h.baseUrl() + "/v1/messages"))
+                        .POST(HttpRequest.BodyPublishers.ofString(huge))
+                        .build(),
+                401,
+                "authentication_error",
+                "x-api-key");
+        assertBad(post("/v1/messages", GatewayHarness.KEY, huge), 413, "request_too_large", "20000");
+
+        // The body is announced but held back: the answer can only come from the headers. Then the body follows,
+        // and the same connection serves the next request, so the unread body did not leave it out of step.
+        String body = body("task:extraction", 5);
+        try (Socket socket = new Socket("127.0.0.1", h.gateway.port())) {
+            socket.setSoTimeout((int) WAIT.toMillis());
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: wrong-key\r\n"
+                            + "content-type: application/json\r\ncontent-length: " + body.length() + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = socket.getInputStream();
+            RawResponse refused = RawResponse.read(in);
+            assertThat(refused.status()).isEqualTo(401);
+            assertThat(JSON.readTree(refused.body()).path("error").path("type").asText())
+                    .isEqualTo("authentication_error");
+            out.write(body.getBytes(StandardCharsets.US_ASCII));
+            out.write("GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            RawResponse health = RawResponse.read(in);
+            assertThat(health.status()).isEqualTo(200);
+            assertThat(health.body()).isEqualTo("{\"status\":\"ok\"}");
+        }
+        assertThat(h.fake.requestCount()).isZero();
+    }
+
+    /** One HTTP/1.1 response with a content-length, read off a raw connection. */
+    private record RawResponse(int status, String body) {
+        static RawResponse read(InputStream in) throws IOException {
+            int status = -1;
+            int length = 0;
+            for (String line = readLine(in); !line.isEmpty(); line = readLine(in)) {
+                if (status < 0) {
+                    status = Integer.parseInt(line.split(" ")[1]);
+                } else if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+                    length = Integer.parseInt(
+                            line.substring("content-length:".length()).trim());
+                }
+            }
+            return new RawResponse(status, new String(in.readNBytes(length), StandardCharsets.UTF_8));
+        }
+
+        private static String readLine(InputStream in) throws IOException {
+            StringBuilder line = new StringBuilder();
+            for (int c = in.read(); c != '\n'; c = in.read()) {
+                if (c < 0) {
+                    throw new EOFException("connection closed mid-response after: " + line);
+                }
+                if (c != '\r') {
+                    line.append((char) c);
+                }
+            }
+            return line.toString();
+        }
     }
 
     @Test

@@ -86,10 +86,9 @@ class MessagesHandlerFailureIT {
     private static CallRequest request(boolean stream) {
         String body = "{\"model\":\"task:extraction\",\"max_tokens\":300,\"stream\":" + stream
                 + ",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}";
-        return new CallRequest(
+        return CallRequest.inMemory(
                 Map.of("x-api-key", List.of(GatewayHarness.KEY), "anthropic-version", List.of("2023-06-01")),
                 body.getBytes(StandardCharsets.UTF_8),
-                false,
                 null);
     }
 
