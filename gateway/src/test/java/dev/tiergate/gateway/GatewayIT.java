@@ -197,33 +197,48 @@ class GatewayIT {
 
     @Test
     void streamedBytesArriveExactlyAsTheUpstreamSentThem() throws Exception {
+        String first = "event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+                + "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5-20251001\",\"content\":[],"
+                + "\"stop_reason\":null,\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\r\n\r\n";
+        // What a client must accept and a proxy must not touch: comments, id lines, pings, an event type the gateway
+        // does not know, CRLF and LF line endings, a data field without its space, multi-byte UTF-8.
+        String rest = ": keepalive\r\n\r\n"
+                + "event: ping\r\ndata: {\"type\": \"ping\"}\r\n\r\n"
+                + "id: 1\r\nevent: content_block_start\r\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+                + "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\r\n\r\n"
+                + "event: content_block_delta\r\nid: 2\r\ndata:{\"type\":\"content_block_delta\",\"index\":0,"
+                + "\"delta\":{\"type\":\"text_delta\",\"text\":\"naïve café 🚀\"}}\r\n\r\n"
+                + "event: future_event\r\ndata: {\"type\":\"future_event\",\"detail\":[1,2.50]}\r\n\r\n"
+                + ": still here\n\n"
+                + "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+                + "event: message_delta\r\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+                + "\"usage\":{\"output_tokens\":5}}\r\n\r\n"
+                + "event: message_stop\r\ndata: {\"type\":\"message_stop\"}\r\n\r\n";
         CountDownLatch gate = new CountDownLatch(1);
-        h.fake.enqueue(FakeResponse.stream()
-                .messageStart(FakeResponse.usage(10, 1))
-                .text("first")
-                .await(gate)
-                .messageDelta("end_turn", "{\"output_tokens\":5}")
-                .messageStop()
-                .build());
+        FakeResponse.StreamBuilder stream = FakeResponse.stream().bytes(first).await(gate);
+        // cut into chunks that do not follow event lines: mid-line, and between a CR and its LF
+        int crlf = rest.indexOf("\r\n", 40) + 1;
+        for (int[] part :
+                new int[][] {{0, 7}, {7, crlf}, {crlf, rest.length() / 2}, {rest.length() / 2, rest.length()}}) {
+            stream.bytes(rest.substring(part[0], part[1]));
+        }
+        h.fake.enqueue(stream.build());
         HttpResponse<InputStream> res = http.send(
-                post(
-                        "/v1/messages",
-                        GatewayHarness.KEY,
-                        "{\"model\":\"task:extraction\",\"max_tokens\":50,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"),
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
                 HttpResponse.BodyHandlers.ofInputStream());
         assertThat(res.statusCode()).isEqualTo(200);
         assertThat(res.headers().firstValue("content-type"))
                 .hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
-        BufferedReader reader = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8));
-        // Events before the gate arrive while the upstream is still holding the stream open: flushed per event.
-        assertThat(reader.readLine()).isEqualTo("event: message_start");
-        gate.countDown();
-        StringBuilder rest = new StringBuilder();
-        for (String line; (line = reader.readLine()) != null; ) {
-            rest.append(line).append('\n');
+        try (InputStream body = res.body()) {
+            byte[] firstBytes = first.getBytes(StandardCharsets.UTF_8);
+            // The first event arrives while the upstream still holds the rest back: flushed per event.
+            assertThat(body.readNBytes(firstBytes.length)).isEqualTo(firstBytes);
+            gate.countDown();
+            assertThat(new String(body.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(rest);
         }
-        assertThat(rest.toString()).contains("event: message_stop");
-        assertThat(h.awaitCalls(1).get(0).usage().outputTokens()).isEqualTo(5);
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(call.status()).isEqualTo("ok");
+        assertThat(call.usage().outputTokens()).isEqualTo(5);
     }
 
     @Test
