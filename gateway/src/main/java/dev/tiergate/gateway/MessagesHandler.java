@@ -606,6 +606,8 @@ final class MessagesHandler {
         long ttft = -1;
         String status = "ok";
         String errorType = "";
+        // whether the upstream's stream broke off or ended early, rather than finishing or reporting an error
+        boolean cutOff = false;
         res.status(200);
         routeHeaders(res, a, r.model());
         simulatedHeaders(res, r);
@@ -626,6 +628,7 @@ final class MessagesHandler {
                             : watchdog.firedReason();
                     errorType = watchdog.firedReason().isEmpty() ? "api_error" : "timeout_error";
                     status = "upstream_error";
+                    cutOff = true;
                     writeQuietly(out, sseError(errorType, why));
                     break;
                 }
@@ -678,6 +681,7 @@ final class MessagesHandler {
                     case StreamOutcome.Truncated t -> {
                         status = "upstream_error";
                         errorType = "api_error";
+                        cutOff = true;
                         writeQuietly(out, sseError("api_error", "upstream stream ended before message_stop"));
                     }
                 }
@@ -691,10 +695,14 @@ final class MessagesHandler {
             closeQuietly(upstreamBody);
         }
         StreamUsageTracker.Snapshot seen = tracker.snapshot();
-        Money cost = errorType.equals("invalid_upstream_usage")
-                ? a.worstCase()
-                : price(r.model(), seen.usage(), options(a.request().json(), json.createObjectNode()))
-                        .total();
+        Money seenCost = price(r.model(), seen.usage(), options(a.request().json(), json.createObjectNode()))
+                .total();
+        // The final usage comes in the message_delta that carries the stop reason. A stream cut off before it has
+        // generated tokens the gateway never saw counted (message_start says 1 output token), which the upstream
+        // may bill: like unreadable usage, it is charged at its worst case, and never below what was seen.
+        boolean usageUnknown = errorType.equals("invalid_upstream_usage")
+                || (cutOff && seen.stopReason().isEmpty());
+        Money cost = usageUnknown && a.worstCase().isGreaterThan(seenCost) ? a.worstCase() : seenCost;
         record(a, r.model(), seen.usage(), cost, ttft, seen.stopReason().orElse(""), status, errorType, r.attempts());
         return sampled && status.equals("ok")
                 ? Optional.of(job(a, r.model(), headers, answer.toString(), seen.usage(), cost))

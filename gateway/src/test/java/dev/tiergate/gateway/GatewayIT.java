@@ -12,6 +12,12 @@ import com.anthropic.models.messages.MessageCreateParams;
 import com.anthropic.models.messages.RawMessageStreamEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiergate.budget.BudgetStatus;
+import dev.tiergate.ledger.CallQuery;
+import dev.tiergate.ledger.CallStatus;
+import dev.tiergate.ledger.LedgerRow;
+import dev.tiergate.messages.SseEvent;
+import dev.tiergate.messages.SseEventReader;
 import dev.tiergate.pricing.Money;
 import dev.tiergate.testing.FakeResponse;
 import dev.tiergate.testing.RecordedRequest;
@@ -29,9 +35,12 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -52,7 +61,9 @@ class GatewayIT {
 
     @BeforeEach
     void start() {
-        h = new GatewayHarness(dir, "max_body_bytes: 20000");
+        // a global budget, so that a call's reservation (its worst case) can be read while it is in flight
+        h = new GatewayHarness(
+                dir, "max_body_bytes: 20000\nbudgets:\n  - { name: day, scope: global, window: day, limit_usd: 100 }");
         sdk = h.sdk();
     }
 
@@ -287,17 +298,130 @@ class GatewayIT {
     }
 
     @Test
-    void streamEndingWithoutMessageStopIsAFailureTheCallerIsTold() throws Exception {
+    void aStreamCutOffAfterItsFirstBytesEndsInAnErrorEventIsNotRetriedAndIsChargedItsWorstCase() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        h.fake.enqueue(FakeResponse.stream()
+                .messageStart(FakeResponse.usage(100, 1))
+                .event("content_block_start", BLOCK_START)
+                .event("content_block_delta", delta("Half an"))
+                .event("content_block_delta", delta(" answer"))
+                .await(gate)
+                .reset()
+                .build());
+        HttpResponse<InputStream> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 300)),
+                HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(res.statusCode()).isEqualTo(200);
+        List<SseEvent> events = new ArrayList<>();
+        Money reserved;
+        try (InputStream body = res.body()) {
+            SseEventReader reader = new SseEventReader(body);
+            for (int i = 0; i < 4; i++) {
+                events.add(reader.next().orElseThrow());
+            }
+            // the caller has bytes: from here on a failure cannot be retried, only reported
+            reserved = day().reserved();
+            gate.countDown();
+            for (Optional<SseEvent> e = reader.next(); e.isPresent(); e = reader.next()) {
+                events.add(e.get());
+            }
+        }
+        assertThat(events)
+                .extracting(SseEvent::name)
+                .containsExactly(
+                        "message_start", "content_block_start", "content_block_delta", "content_block_delta", "error");
+        assertThat(events).allMatch(SseEvent::complete);
+        JsonNode error = JSON.readTree(events.get(4).data());
+        assertThat(error.path("type").asText()).isEqualTo("error");
+        assertThat(error.path("error").path("type").asText()).isEqualTo("api_error");
+        assertThat(error.path("error").path("message").asText()).contains("upstream connection lost mid-stream");
+
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(h.fake.requestCount()).isEqualTo(1);
+        assertThat(call.attempts()).isEqualTo(1);
+        assertThat(call.status()).isEqualTo("upstream_error");
+        assertThat(call.errorType()).isEqualTo("api_error");
+        // The usage seen is recorded, but it is not what the upstream may bill: message_start counts 1 output token,
+        // the tokens streamed since were never counted. So the call is charged the worst case it reserved: Haiku 4.5
+        // at the 300-token cap is $0.0015 for the output alone, where the usage seen would cost $0.000105.
+        assertThat(call.usage().inputTokens()).isEqualTo(100);
+        assertThat(call.usage().outputTokens()).isEqualTo(1);
+        assertThat(reserved.isGreaterThan(Money.parseUsd("0.0015"))).isTrue();
+        assertThat(call.cost()).isEqualTo(reserved);
+        LedgerRow row = h.gateway.ledger().calls(CallQuery.latest(10)).rows().get(0);
+        assertThat(row.outcome().status()).isEqualTo(CallStatus.UPSTREAM_ERROR);
+        assertThat(row.outcome().cost()).isEqualTo(reserved);
+        assertThat(day().reserved()).isEqualTo(Money.ZERO);
+        assertThat(day().spent()).isEqualTo(reserved);
+    }
+
+    @Test
+    void aStreamClosedWithoutItsLastChunkIsChargedNoLessThanTheUsageItShowed() throws Exception {
+        // 5,000 input tokens for "hello": far over the gateway's input estimate, so over the worst case it reserved
+        h.fake.enqueue(FakeResponse.stream()
+                .messageStart(FakeResponse.usage(5000, 1))
+                .event("content_block_start", BLOCK_START)
+                .event("content_block_delta", delta("Half"))
+                .disconnect()
+                .build());
+        HttpResponse<String> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.body()).contains("event: content_block_delta").contains("event: error");
+
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(h.fake.requestCount()).isEqualTo(1);
+        assertThat(call.status()).isEqualTo("upstream_error");
+        // Haiku 4.5: 5,000 x $1 + 1 x $5 per million, the most the gateway knows of
+        assertThat(call.cost().toUsdString()).isEqualTo("0.005005000");
+        assertThat(day().spent()).isEqualTo(call.cost());
+    }
+
+    private static final String BLOCK_START =
+            "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}";
+
+    private static String delta(String text) {
+        return "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"" + text
+                + "\"}}";
+    }
+
+    /** The global budget's current window. */
+    private BudgetStatus day() {
+        return h.gateway.ledger().budgetStatus(Instant.now()).stream()
+                .filter(s -> s.budget().budget().equals("day"))
+                .findFirst()
+                .orElseThrow();
+    }
+
+    @Test
+    void streamEndingWithoutMessageStopIsAFailureChargedAtItsWorstCaseUnlessItsFinalUsageCame() throws Exception {
+        // ends after the message_delta that carries the stop reason and the final usage: that usage is the cost
         h.fake.enqueue(FakeResponse.stream()
                 .messageStart(FakeResponse.usage(100, 1))
                 .text("cut")
                 .messageDelta("end_turn", "{\"output_tokens\":3}")
                 .build());
         HttpResponse<String> res = http.send(
-                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 300)),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(res.body()).contains("event: error").contains("ended before message_stop");
-        assertThat(h.awaitCalls(1).get(0).status()).isEqualTo("upstream_error");
+        CallRecord late = h.awaitCalls(1).get(0);
+        assertThat(late.status()).isEqualTo("upstream_error");
+        // Haiku 4.5: 100 x $1 + 3 x $5 per million
+        assertThat(late.cost().toUsdString()).isEqualTo("0.000115000");
+
+        // ends before it: the tokens generated are unknown, so the worst case, above the 300-token cap's $0.0015
+        h.fake.enqueue(FakeResponse.stream()
+                .messageStart(FakeResponse.usage(100, 1))
+                .text("cut")
+                .build());
+        res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 300)),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(res.body()).contains("event: error").contains("ended before message_stop");
+        CallRecord early = h.awaitCalls(2).get(1);
+        assertThat(early.status()).isEqualTo("upstream_error");
+        assertThat(early.cost().isGreaterThan(Money.parseUsd("0.0015"))).isTrue();
     }
 
     @Test
