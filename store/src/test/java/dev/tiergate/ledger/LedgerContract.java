@@ -289,6 +289,56 @@ abstract class LedgerContract {
     }
 
     @Test
+    void anInterruptedCallIsReadBackWithEveryColumnOfItsCallAndItsWorstCase() {
+        // Recovery writes the row by statements of its own (SQLite: in the reservation's row, then the fold;
+        // PostgreSQL: from the deleted reservation), so the call's columns are checked there too.
+        CallAttributes a = CallAttributes.of("key-k", "a", "task-t", "run-r");
+        Call call = new Call(
+                "req-crashed",
+                clock.instant(),
+                "key-k",
+                "a",
+                "task-t",
+                "frontier",
+                "task:task-t",
+                "claude-opus-4-6",
+                "run-r",
+                "agent-g",
+                4096);
+        ReservationId r = admitted(ledger.reserve(
+                call,
+                RULES.applicable(a, clock.instant()),
+                usd("0.123456789"),
+                clock.instant().plus(LEASE)));
+        clock.advance(LEASE.plusSeconds(1));
+        Instant recoveredAt = clock.instant();
+        assertThat(track(open("gw-2", clock)).recoverExpired(recoveredAt).requestIds())
+                .containsExactly("req-crashed");
+
+        LedgerRow expected = new LedgerRow(
+                0,
+                call,
+                new Outcome(
+                        CallStatus.INTERRUPTED,
+                        "claude-opus-4-6",
+                        Usage.ZERO,
+                        usd("0.123456789"),
+                        -1,
+                        -1,
+                        "",
+                        "lease_expired"),
+                recoveredAt,
+                r.value());
+        assertThat(ledger.call("req-crashed"))
+                .hasValueSatisfying(row -> assertThat(row)
+                        .usingRecursiveComparison()
+                        .ignoringFields("seq")
+                        .isEqualTo(expected));
+        assertThat(ledger.spend(GroupBy.RUN, T0))
+                .containsExactly(new SpendGroup("run-r", 1, usd("0.123456789"), 0, 0, 0, 0, 0));
+    }
+
+    @Test
     void aSoftBudgetNeverDeniesAndRecordsWhenItIsCrossed() {
         CallAttributes x = CallAttributes.of("k1", "", "x", "");
         ledger.settle(admitted(reserve(ledger, x, usd("0.9"))), ok(usd("0.9")));
