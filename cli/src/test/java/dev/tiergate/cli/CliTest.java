@@ -154,6 +154,12 @@ class CliTest {
                 .contains("'gpt-17' is not in the model catalog");
     }
 
+    /** {@code serve --config config}, bounded: a serve that accepted the config would run until stopped. */
+    private Run serveExpectingRefusal(Path config) {
+        return org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                java.time.Duration.ofSeconds(60), () -> run("serve", "--config", config.toString()));
+    }
+
     @Test
     void serveRefusesTheAnthropicApiWithoutAnUpstreamKeyInsteadOfSimulatingIt() throws IOException {
         write("policy.yaml", "tiers:\n  small: { model: claude-haiku-4-5-20251001 }\ndefault_tier: small\n");
@@ -165,9 +171,7 @@ class CliTest {
                 keys:
                   - { name: a, sha256: %s }
                 """.formatted("ab".repeat(32)));
-        // a serve that started would run until stopped, so bound the wait
-        Run r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
-                java.time.Duration.ofSeconds(60), () -> run("serve", "--config", config.toString()));
+        Run r = serveExpectingRefusal(config);
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.out()).doesNotContain("listening");
         assertThat(r.err())
@@ -218,9 +222,8 @@ class CliTest {
                   - { name: negative, scope: global, window: day, limit_usd: -3 }
                   - { name: martian, scope: global, window: day, limit_usd: 1, zone: Mars/Olympus_Mons }
                 """.formatted("ab".repeat(32)));
-        // the config is otherwise valid: a serve that accepted it would run until stopped, so bound the wait
-        Run r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
-                java.time.Duration.ofSeconds(60), () -> run("serve", "--config", config.toString()));
+        // the config is otherwise valid
+        Run r = serveExpectingRefusal(config);
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.out()).doesNotContain("listening");
         String at = config.toString() + ":";

@@ -127,6 +127,25 @@ abstract class LedgerContract {
 
     static final CallAttributes TEAM_A = CallAttributes.of("k1", "a", "extraction", "");
 
+    /** A call of team {@code a} with a different value in every column, to catch columns swapped in a statement. */
+    static final CallAttributes EVERY_COLUMN = CallAttributes.of("key-k", "a", "task-t", "run-r");
+
+    /** {@link #EVERY_COLUMN}'s call, now, routed to the frontier tier with its own agent and output cap. */
+    Call everyColumn(String requestId) {
+        return new Call(
+                requestId,
+                clock.instant(),
+                "key-k",
+                "a",
+                "task-t",
+                "frontier",
+                "task:task-t",
+                "claude-opus-4-6",
+                "run-r",
+                "agent-g",
+                4096);
+    }
+
     @Test
     void reservationIdsGrowWithTheClockSoThatNewRowsLandOnTheLastPage() {
         ReservationId first = admitted(reserve(ledger, TEAM_A, usd("0.01")));
@@ -292,22 +311,10 @@ abstract class LedgerContract {
     void anInterruptedCallIsReadBackWithEveryColumnOfItsCallAndItsWorstCase() {
         // Recovery writes the row by statements of its own (SQLite: in the reservation's row, then the fold;
         // PostgreSQL: from the deleted reservation), so the call's columns are checked there too.
-        CallAttributes a = CallAttributes.of("key-k", "a", "task-t", "run-r");
-        Call call = new Call(
-                "req-crashed",
-                clock.instant(),
-                "key-k",
-                "a",
-                "task-t",
-                "frontier",
-                "task:task-t",
-                "claude-opus-4-6",
-                "run-r",
-                "agent-g",
-                4096);
+        Call call = everyColumn("req-crashed");
         ReservationId r = admitted(ledger.reserve(
                 call,
-                RULES.applicable(a, clock.instant()),
+                RULES.applicable(EVERY_COLUMN, clock.instant()),
                 usd("0.123456789"),
                 clock.instant().plus(LEASE)));
         clock.advance(LEASE.plusSeconds(1));
@@ -544,22 +551,10 @@ abstract class LedgerContract {
     void aCallIsReadBackWithEveryColumnAsItWasWritten() {
         // Every column a different value, so that two columns swapped in a statement with positional parameters
         // (the reservation's insert, the settlement, SQLite's fold into the ledger) come back wrong.
-        CallAttributes a = CallAttributes.of("key-k", "a", "task-t", "run-r");
-        Call call = new Call(
-                "req-full",
-                clock.instant(),
-                "key-k",
-                "a",
-                "task-t",
-                "frontier",
-                "task:task-t",
-                "claude-opus-4-6",
-                "run-r",
-                "agent-g",
-                4096);
+        Call call = everyColumn("req-full");
         ReservationId r = admitted(ledger.reserve(
                 call,
-                RULES.applicable(a, clock.instant()),
+                RULES.applicable(EVERY_COLUMN, clock.instant()),
                 usd("0.5"),
                 clock.instant().plus(LEASE)));
         clock.advance(Duration.ofMillis(8765));
@@ -589,7 +584,7 @@ abstract class LedgerContract {
         // the hit_cap column is read by spend only; cache writes are summed there (5-minute + 1-hour)
         assertThat(ledger.spend(GroupBy.RUN, T0))
                 .containsExactly(new SpendGroup("run-r", 1, usd("0.070707070"), 1001, 3003 + 4004, 5005, 2002, 1));
-        assertThat(status("team-a", a).spent()).isEqualTo(usd("0.070707070"));
+        assertThat(status("team-a", EVERY_COLUMN).spent()).isEqualTo(usd("0.070707070"));
 
         // a denied call's row is written by another statement, with the call's columns only
         CallAttributes d = CallAttributes.of("tight-key", "team-d", "task-d", "run-d");
