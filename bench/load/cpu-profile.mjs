@@ -12,16 +12,27 @@
 // its library ("native: ...", SQLite's own counted as the ledger), and kernel samples by their system call.
 // Window: the java client's timeline (first send to last answer, System.nanoTime = CLOCK_MONOTONIC), the samples
 // outside it left out; requests: the timeline's lines.
-// Usage: node cpu-profile.mjs PERF_SCRIPT_TXT GATEWAY_PID TIMELINE
+// Threads are grouped by name with trailing numbers dropped; the kernel cuts names to 15 characters, so with a
+// thread dump (`jcmd PID Thread.print`, taken after the run) the full names are used, found by native thread id.
+// Usage: node cpu-profile.mjs PERF_SCRIPT_TXT GATEWAY_PID TIMELINE [THREAD_DUMP]
 // (PERF_SCRIPT_TXT from `perf script -F comm,pid,tid,time,period,ip,sym,dso`)
 import fs from 'node:fs';
 
-const [file, gwPidArg, timeline] = process.argv.slice(2);
+const [file, gwPidArg, timeline, threadDump] = process.argv.slice(2);
 if (!file || !gwPidArg || !timeline) {
-  console.error('usage: cpu-profile.mjs PERF_SCRIPT_TXT GATEWAY_PID TIMELINE');
+  console.error('usage: cpu-profile.mjs PERF_SCRIPT_TXT GATEWAY_PID TIMELINE [THREAD_DUMP]');
   process.exit(2);
 }
 const gwPid = Number(gwPidArg);
+
+// native thread id -> the Java thread's full name, from lines like `"name" #22 [1857] prio=5 ... nid=1857 ...`
+const fullNames = new Map();
+if (threadDump && fs.existsSync(threadDump)) {
+  for (const line of fs.readFileSync(threadDump, 'utf8').split('\n')) {
+    const t = /^"(.*)" .*\bnid=(\d+)\b/.exec(line);
+    if (t) fullNames.set(Number(t[2]), t[1]);
+  }
+}
 
 let from = Infinity, to = -Infinity, requests = 0;
 for (const line of fs.readFileSync(timeline, 'utf8').split('\n')) {
@@ -57,6 +68,11 @@ function partOf(frames) {
   for (const f of frames) {
     for (const [name, re] of PARTS) if (re.test(f)) return name;
   }
+  return leafPart(frames);
+}
+
+// What the innermost frame is: a system call, a native library, or (JIT-compiled or interpreted) Java, by package.
+function leafPart(frames) {
   const leaf = frames[0] || '';
   if (/\[kernel\.kallsyms\]/.test(leaf)) {
     const sys = frames.find((f) => /\b__x64_sys_(\w+)/.test(f));
@@ -65,12 +81,17 @@ function partOf(frames) {
     return 'kernel: other';
   }
   const lib = /\(([^()]*)\)\s*$/.exec(leaf);
+  const java = /(?:^|\s|L)((?:[a-z]\w*\.)+)[A-Z][\w$]*[.:]/.exec(leaf);
+  if (lib && /perf-\d+\.map|libjvm/.test(lib[1]) && java) return 'Java: ' + java[1].split('.').slice(0, 3).join('.');
   return 'native: ' + (lib ? lib[1].split('/').pop().replace(/-[0-9a-f-]{36}-/, '-') : 'unknown');
 }
 
 // A sample: "comm  pid/tid  time:  period" then its callchain, one frame per line ("addr sym (dso)").
 const header = /^(.*?)\s+(\d+)\/(\d+)\s+([\d.]+):\s+(\d+)/;
 const groups = new Map(), parts = new Map();
+// the ledger's writer thread (SQLite's group commit), split by its innermost frame
+const WRITER = 'tiergate-sqlite-writer';
+const writerParts = new Map();
 let carrierNs = 0, gatewayNs = 0, totalNs = 0;
 for (const sample of fs.readFileSync(file, 'utf8').split('\n\n')) {
   const lines = sample.split('\n').filter((l) => l.trim() !== '');
@@ -86,8 +107,12 @@ for (const sample of fs.readFileSync(file, 'utf8').split('\n\n')) {
     continue;
   }
   gatewayNs += ns;
-  const g = group(m[1]);
+  const g = group(fullNames.get(Number(m[3])) ?? m[1]);
   groups.set('gw: ' + g, (groups.get('gw: ' + g) || 0) + ns);
+  if (g === WRITER) {
+    const p = leafPart(lines.slice(1).map((l) => l.trim().replace(/^[0-9a-f]+\s+/, '')));
+    writerParts.set(p, (writerParts.get(p) || 0) + ns);
+  }
   if (g !== 'carrier') continue;
   carrierNs += ns;
   const frames = lines.slice(1).map((l) => l.trim().replace(/^[0-9a-f]+\s+/, ''));
@@ -111,4 +136,14 @@ console.log('|---|---|---|');
 for (const [k, ns] of rows(parts)) {
   if (ns / carrierNs < 0.005) continue;
   console.log(`| ${k} | ${us(ns)} | ${(100 * ns / carrierNs).toFixed(1)}% |`);
+}
+const writerNs = [...writerParts.values()].reduce((a, b) => a + b, 0);
+if (writerNs > 0) {
+  console.log();
+  console.log(`| ${WRITER}: innermost frame | µs per request | share of the writer |`);
+  console.log('|---|---|---|');
+  for (const [k, ns] of rows(writerParts)) {
+    if (ns / writerNs < 0.005) continue;
+    console.log(`| ${k} | ${us(ns)} | ${(100 * ns / writerNs).toFixed(1)}% |`);
+  }
 }
