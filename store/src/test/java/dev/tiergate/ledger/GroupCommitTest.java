@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -320,6 +321,61 @@ class GroupCommitTest {
         }
         assertThat(counter()).isEqualTo(3);
         assertThat(commits.stats()).isEqualTo(new WriteStats(3, 3, 3));
+    }
+
+    @Test
+    void onAQuietConnectionAVirtualThreadCallerRunsItsOwnTransaction() throws Exception {
+        runOnCallerWhenQuiet();
+        // it lets any other ready virtual thread go first (aloneAfterOthersHadTheirTurn); none is, so it runs alone
+        for (int i = 0; i < 3; i++) {
+            awaitQuiet();
+            try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                assertThat(pool.submit(() -> commits.write(tx -> {
+                                    increment(tx);
+                                    return Thread.currentThread().isVirtual();
+                                }))
+                                .get(10, TimeUnit.SECONDS))
+                        .isTrue();
+            }
+        }
+        assertThat(commits.stats()).isEqualTo(new WriteStats(3, 3, 3));
+    }
+
+    /**
+     * A gateway pinned to one core has one carrier thread: a caller's own transaction pins it, so no other caller
+     * can queue meanwhile, and each would find the connection free in turn and commit alone. Run by the
+     * {@code one-carrier} surefire execution (store/pom.xml), whose JVM has a single carrier.
+     */
+    @Test
+    @EnabledIfSystemProperty(named = "jdk.virtualThreadScheduler.parallelism", matches = "1")
+    void onOneCarrierCallersReadyToWriteTogetherQueueForOneCommitInsteadOfEachRunningItsOwn() throws Exception {
+        runOnCallerWhenQuiet();
+        awaitQuiet();
+        int callers = 8;
+        CountDownLatch ready = new CountDownLatch(callers);
+        CountDownLatch go = new CountDownLatch(1);
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<Long>> all = new ArrayList<>();
+            for (int i = 0; i < callers; i++) {
+                all.add(pool.submit(() -> {
+                    ready.countDown();
+                    awaitUninterruptibly(go);
+                    return commits.write(GroupCommitTest::increment);
+                }));
+            }
+            assertThat(ready.await(10, TimeUnit.SECONDS)).isTrue();
+            go.countDown();
+            List<Long> seen = new ArrayList<>();
+            for (Future<Long> f : all) {
+                seen.add(f.get(10, TimeUnit.SECONDS));
+            }
+            assertThat(seen).containsExactlyInAnyOrderElementsOf(range(callers));
+        }
+        WriteStats stats = commits.stats();
+        assertThat(stats.writes()).isEqualTo(callers);
+        // the last to decide may find the writer done and run alone; every other one shared the writer's commits
+        assertThat(stats.writesOnCaller()).isLessThanOrEqualTo(1);
+        assertThat(stats.transactions()).isLessThan(callers);
     }
 
     @Test
