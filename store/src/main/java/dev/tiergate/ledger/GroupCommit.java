@@ -42,8 +42,9 @@ import org.jspecify.annotations.Nullable;
  * queue meanwhile, so there it would end batching altogether (measured: 22-51% less throughput at saturation when
  * every caller that found the writer idle ran its own). The arrival gaps alone do not keep that from happening
  * where a request costs much more CPU than its ledger writes: at saturation the writes still arrive far apart. So
- * a virtual-thread caller also first lets the other ready virtual threads run, and runs its own transaction only
- * if none of them came to write meanwhile ({@link #aloneAfterOthersHadTheirTurn}). A
+ * a virtual-thread caller also first lets the other ready virtual threads run (always while that has lately found
+ * others coming to write, else one caller in {@link #PROBE_EVERY}), and runs its own transaction only if none of
+ * them came to write meanwhile ({@link #aloneAfterOthersHadTheirTurn}). A
  * caller's own transaction on SQLite pins its carrier for the transaction's length (tens of µs), as the writer
  * thread would have taken that CPU anyway. Whoever runs a
  * transaction, writer or caller, holds the connection lock for it.
@@ -63,6 +64,18 @@ final class GroupCommit implements AutoCloseable {
      * transaction times apart, so they queue and batch as before.
      */
     static final int QUIET_RATIO = 2;
+
+    /**
+     * While recent yields seldom found company, a quiet virtual-thread caller yields only on every this many-th
+     * arrival (a power of two): at light load that is one yield's cost in 16, and under rising load a probe finds
+     * company within this many quiet arrivals, after which every quiet caller yields.
+     */
+    static final int PROBE_EVERY = 16;
+
+    private static final int PAYOFF_SCALE = 256;
+
+    /** Callers keep yielding while at least about one recent yield in eight found company. */
+    private static final int PAYOFF_TO_KEEP_YIELDING = PAYOFF_SCALE / 8;
 
     /** A gap between writes counts as at most this long, so that an idle minute is forgotten after a few writes. */
     private static final long MAX_GAP_NANOS = 10_000_000;
@@ -89,6 +102,10 @@ final class GroupCommit implements AutoCloseable {
     private final ReentrantLock connection = new ReentrantLock();
     /** Virtual-thread callers that found the connection quiet and are letting others go first (see below). */
     private final AtomicInteger deciding = new AtomicInteger();
+    /** Quiet arrivals of virtual-thread callers, counted to yield on every {@link #PROBE_EVERY}-th when unsure. */
+    private final AtomicInteger quietArrivals = new AtomicInteger();
+    /** Moving average (weight 1/8) of whether a yield found other callers coming to write, out of PAYOFF_SCALE. */
+    private volatile int yieldPayoff;
 
     private final Thread writer;
     private volatile boolean closed; // written under admission
@@ -168,19 +185,34 @@ final class GroupCommit implements AutoCloseable {
      * every write became a transaction of its own, never batched (measured: 18-50% fewer requests/s at saturation
      * than with every write on the writer). Having yielded, a caller finds the others that were ready to run
      * either deciding too or already queued, and joins the queue; at light load nothing else is ready and the
-     * yield returns at once. A platform thread does not yield: its scheduler is the OS, which runs others anyway.
+     * yield returns at once. Since that yield costs something, while recent ones found no company only one quiet
+     * arrival in {@link #PROBE_EVERY} yields. A platform thread does not yield: its scheduler is the OS, which runs
+     * others anyway.
      */
+    @SuppressWarnings("NonAtomicVolatileUpdate") // an estimate: racing callers may lose one another's update
     private boolean aloneAfterOthersHadTheirTurn() {
         if (!Thread.currentThread().isVirtual()) {
             return true;
         }
+        // a yield costs a caller about 8 µs of service time at 1000 pairs/s (measured), for nothing at light load:
+        // yield while recent yields found company or another caller is yielding now (else, on one carrier, the
+        // others that were ready would each run alone during its yield), and otherwise only every PROBE_EVERY-th
+        // time, so that rising load is noticed
+        if (yieldPayoff < PAYOFF_TO_KEEP_YIELDING
+                && deciding.get() == 0
+                && (quietArrivals.incrementAndGet() & (PROBE_EVERY - 1)) != 0) {
+            return true;
+        }
+        boolean alone;
         deciding.incrementAndGet();
         try {
             Thread.yield();
-            return deciding.get() == 1 && queue.isEmpty();
+            alone = deciding.get() == 1 && queue.isEmpty();
         } finally {
             deciding.decrementAndGet();
         }
+        yieldPayoff += ((alone ? 0 : PAYOFF_SCALE) - yieldPayoff) >> 3;
+        return alone;
     }
 
     /**

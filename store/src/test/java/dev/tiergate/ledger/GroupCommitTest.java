@@ -343,7 +343,8 @@ class GroupCommitTest {
 
     /**
      * A gateway pinned to one core has one carrier thread: a caller's own transaction pins it, so no other caller
-     * can queue meanwhile, and each would find the connection free in turn and commit alone. Run by the
+     * can queue meanwhile, and each would find the connection free in turn and commit alone (20-22 of the 64 did
+     * before callers yielded to one another, until the average gap between arrivals caught up). Run by the
      * {@code one-carrier} surefire execution (store/pom.xml), whose JVM has a single carrier.
      */
     @Test
@@ -351,7 +352,7 @@ class GroupCommitTest {
     void onOneCarrierCallersReadyToWriteTogetherQueueForOneCommitInsteadOfEachRunningItsOwn() throws Exception {
         runOnCallerWhenQuiet();
         awaitQuiet();
-        int callers = 8;
+        int callers = 64;
         CountDownLatch ready = new CountDownLatch(callers);
         CountDownLatch go = new CountDownLatch(1);
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -373,9 +374,10 @@ class GroupCommitTest {
         }
         WriteStats stats = commits.stats();
         assertThat(stats.writes()).isEqualTo(callers);
-        // the last to decide may find the writer done and run alone; every other one shared the writer's commits
-        assertThat(stats.writesOnCaller()).isLessThanOrEqualTo(1);
-        assertThat(stats.transactions()).isLessThan(callers);
+        // until the first probe (the PROBE_EVERY-th quiet arrival) finds the others ready, each runs alone; from
+        // then on they share the writer's commits
+        assertThat(stats.writesOnCaller()).isLessThanOrEqualTo(GroupCommit.PROBE_EVERY - 1);
+        assertThat(stats.transactions()).isLessThan(callers / 2);
     }
 
     @Test
