@@ -44,10 +44,9 @@ import org.jspecify.annotations.Nullable;
  * where a request costs much more CPU than its ledger writes: at saturation the writes still arrive far apart. So
  * a virtual-thread caller also first lets the other ready virtual threads run (always while that has lately found
  * others coming to write, else one caller in {@link #PROBE_EVERY}), and runs its own transaction only if none of
- * them came to write meanwhile ({@link #aloneAfterOthersHadTheirTurn}). A
- * caller's own transaction on SQLite pins its carrier for the transaction's length (tens of µs), as the writer
- * thread would have taken that CPU anyway. Whoever runs a
- * transaction, writer or caller, holds the connection lock for it.
+ * them came to write meanwhile ({@link #aloneAfterOthersHadTheirTurn}). A caller's own transaction on SQLite
+ * pins its carrier for the transaction's length (tens of µs), as the writer thread would have taken that CPU
+ * anyway. Whoever runs a transaction, writer or caller, holds the connection lock for it.
  */
 final class GroupCommit implements AutoCloseable {
     /** A batch is at most this many works, so one commit never carries an unbounded amount of work. */
