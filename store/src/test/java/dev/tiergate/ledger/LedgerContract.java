@@ -146,6 +146,15 @@ abstract class LedgerContract {
                 4096);
     }
 
+    /** Reserves {@code worstCase} for {@code call} under {@link #EVERY_COLUMN}'s budgets, now, with the usual lease. */
+    ReservationId reserveUnderEveryColumnBudget(Call call, Money worstCase) {
+        return admitted(ledger.reserve(
+                call,
+                RULES.applicable(EVERY_COLUMN, clock.instant()),
+                worstCase,
+                clock.instant().plus(LEASE)));
+    }
+
     @Test
     void reservationIdsGrowWithTheClockSoThatNewRowsLandOnTheLastPage() {
         ReservationId first = admitted(reserve(ledger, TEAM_A, usd("0.01")));
@@ -312,11 +321,7 @@ abstract class LedgerContract {
         // Recovery writes the row by statements of its own (SQLite: in the reservation's row, then the fold;
         // PostgreSQL: from the deleted reservation), so the call's columns are checked there too.
         Call call = everyColumn("req-crashed");
-        ReservationId r = admitted(ledger.reserve(
-                call,
-                RULES.applicable(EVERY_COLUMN, clock.instant()),
-                usd("0.123456789"),
-                clock.instant().plus(LEASE)));
+        ReservationId r = reserveUnderEveryColumnBudget(call, usd("0.123456789"));
         clock.advance(LEASE.plusSeconds(1));
         Instant recoveredAt = clock.instant();
         assertThat(track(open("gw-2", clock)).recoverExpired(recoveredAt).requestIds())
@@ -552,11 +557,7 @@ abstract class LedgerContract {
         // Every column a different value, so that two columns swapped in a statement with positional parameters
         // (the reservation's insert, the settlement, SQLite's fold into the ledger) come back wrong.
         Call call = everyColumn("req-full");
-        ReservationId r = admitted(ledger.reserve(
-                call,
-                RULES.applicable(EVERY_COLUMN, clock.instant()),
-                usd("0.5"),
-                clock.instant().plus(LEASE)));
+        ReservationId r = reserveUnderEveryColumnBudget(call, usd("0.5"));
         clock.advance(Duration.ofMillis(8765));
         // a stream that reached max_tokens, then broke before message_stop; answered by the fallback
         Outcome outcome = new Outcome(
