@@ -21,7 +21,9 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /** The one {@link Ledger} implementation; SQL differences live in {@link Dialect}, connections in {@link Database}. */
@@ -52,12 +54,14 @@ final class JdbcLedger implements Ledger {
                                      key_name, team, task_type, tier, requested_model, routed_model, run_id, agent_id,
                                      max_tokens)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
-    // SQLite: the reservation carries its windows, so that admitting a call writes one row (see BudgetBook)
+    // SQLite: the reservation carries its windows, so that admitting a call writes one row (see BudgetBook); they
+    // are a JSON array of [budget, subject, window_start] written by WindowsJson, one parameter instead of three
+    // per window
     private static final String SQLITE_INSERT_RESERVATION = """
             INSERT INTO reservation (id, request_id, owner, amount_nanos, created_at, lease_expires_at, started_at,
                                      key_name, team, task_type, tier, requested_model, routed_model, run_id, agent_id,
                                      max_tokens, windows)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, json_array(%s))""";
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
     private static final String INSERT_RESERVATION_BUDGET =
             "INSERT INTO reservation_budget (reservation_id, budget, subject, window_start) VALUES %s";
     private static final String RESERVATION_COLUMNS = "request_id, amount_nanos, started_at, key_name, team, task_type,"
@@ -67,12 +71,14 @@ final class JdbcLedger implements Ledger {
     // SQLite: a call is settled in its reservation's row (schema V5), which a fold later moves to the ledger; the
     // row's windows (a JSON array of [budget, subject, window_start]) come back for the writer's book
     private static final String SQLITE_SETTLED_RETURNING = " RETURNING " + RESERVATION_COLUMNS + ", windows";
-    private static final String SQLITE_SETTLE_IN_PLACE = """
+    private static final String SQLITE_SETTLE_IN_PLACE_QUIETLY = """
             UPDATE reservation SET recorded_at = ?, served_model = ?, input_tokens = ?, cache_write_5m_tokens = ?,
                                    cache_write_1h_tokens = ?, cache_read_tokens = ?, output_tokens = ?,
                                    web_search_requests = ?, cost_nanos = ?, latency_ms = ?, ttft_ms = ?,
                                    stop_reason = ?, hit_cap = ?, status = ?, error_type = ?
-            WHERE id = ? AND status IS NULL""" + SQLITE_SETTLED_RETURNING;
+            WHERE id = ? AND status IS NULL""";
+    // the same, for a reservation this ledger did not admit (or no longer holds in memory): the row says what it held
+    private static final String SQLITE_SETTLE_IN_PLACE = SQLITE_SETTLE_IN_PLACE_QUIETLY + SQLITE_SETTLED_RETURNING;
     // recovery: an open reservation whose lease expired is settled at its worst case, as interrupted
     private static final String SQLITE_INTERRUPT_IN_PLACE = """
             UPDATE reservation SET recorded_at = ?, served_model = routed_model, input_tokens = 0,
@@ -144,6 +150,14 @@ final class JdbcLedger implements Ledger {
     private final @Nullable BudgetBook book;
     // SQLite: moves calls settled in place into the ledger; null on PostgreSQL
     private final @Nullable SettledFold fold;
+    // SQLite: the reservations this ledger admitted and has not settled yet, with what each holds, so that settling
+    // one updates its row and reads nothing back: reading the row's columns and parsing its windows in SQLite cost
+    // the writer more than the update itself (each text column read is a JNI call that makes a direct buffer). A
+    // row's call, amount and windows never change once inserted, so this copy cannot go stale; whether the row is
+    // still open is what the update's count says. Bounded: past MAX_HELD (calls that never settle and are never
+    // recovered here), a settlement reads its row as before.
+    private final Map<String, Taken> held = new ConcurrentHashMap<>();
+    static final int MAX_HELD = 16_384;
 
     JdbcLedger(Database db, String instanceId, Clock clock) {
         this(db, instanceId, clock, SettledFold.INTERVAL);
@@ -187,7 +201,7 @@ final class JdbcLedger implements Ledger {
             }
         }
         String id = reservationIds.next();
-        return db.write(tx -> {
+        Admission admission = db.write(tx -> {
             int n = ordered.size();
             if (n > 0) {
                 Admission.Denied denied =
@@ -215,13 +229,9 @@ final class JdbcLedger implements Ledger {
             }
             if (book != null) {
                 // the book has added the worst case to the windows' reserved; the row is what recovery needs
-                PreparedStatement ps = tx.prepare(SQL.of(SQLITE_INSERT_RESERVATION, n, "json_array(?, ?, ?)"));
+                PreparedStatement ps = tx.prepare(SQLITE_INSERT_RESERVATION);
                 int next = bindReservation(ps, 1, id, call, worstCase, leaseExpiry);
-                for (AppliedBudget b : ordered) {
-                    setWindowKey(
-                            ps, next, b.budget(), b.subject(), b.windowStart().toEpochMilli());
-                    next += 3;
-                }
+                ps.setString(next, WindowsJson.of(ordered));
                 ps.executeUpdate();
             } else if (n > 0) {
                 // one round trip for the three writes
@@ -237,6 +247,15 @@ final class JdbcLedger implements Ledger {
             }
             return new Admission.Admitted(new ReservationId(id));
         });
+        if (book != null && admission instanceof Admission.Admitted && held.size() < MAX_HELD) {
+            List<WindowKey> keys = new ArrayList<>(ordered.size());
+            for (AppliedBudget b : ordered) {
+                keys.add(WindowKey.of(b));
+            }
+            keys.sort(WindowKey.ORDER);
+            held.put(id, new Taken(call, worstCase, List.copyOf(keys)));
+        }
+        return admission;
     }
 
     /** Binds {@link #ADD_RESERVED}'s parameters from {@code from}; returns the next parameter index. */
@@ -364,23 +383,32 @@ final class JdbcLedger implements Ledger {
             throw new IllegalArgumentException("a call is settled as ok, upstream_error or client_cancelled, not "
                     + outcome.status().wireName() + " (the ledger writes those itself)");
         }
-        Settlement settlement = db.write(tx -> {
-            if (book == null) {
-                return settleInOneStatement(tx, reservation, outcome);
-            }
-            PreparedStatement ps = tx.prepare(SQLITE_SETTLE_IN_PLACE);
-            int i = 1;
-            ps.setLong(i++, clock.millis());
-            ps.setString(i++, outcome.servedModel());
-            i = bindOutcomeMeasures(ps, i, outcome);
-            bindOutcomeStatus(ps, i, outcome);
-            ps.setString(i + 3, reservation.value());
-            Taken taken = settledInPlace(ps);
-            if (taken == null) {
-                return alreadyRecovered(tx, reservation, outcome);
-            }
-            return new Settlement.Settled(chargeInBook(tx, book, taken, outcome.cost()));
-        });
+        Settlement settlement;
+        try {
+            settlement = db.write(tx -> {
+                if (book == null) {
+                    return settleInOneStatement(tx, reservation, outcome);
+                }
+                // the work only reads the map: a group commit may run it again after a rollback
+                Taken known = held.get(reservation.value());
+                PreparedStatement ps =
+                        tx.prepare(known != null ? SQLITE_SETTLE_IN_PLACE_QUIETLY : SQLITE_SETTLE_IN_PLACE);
+                int i = 1;
+                ps.setLong(i++, clock.millis());
+                ps.setString(i++, outcome.servedModel());
+                i = bindOutcomeMeasures(ps, i, outcome);
+                bindOutcomeStatus(ps, i, outcome);
+                ps.setString(i + 3, reservation.value());
+                Taken taken = known != null ? (ps.executeUpdate() == 1 ? known : null) : settledInPlace(tx, ps);
+                if (taken == null) {
+                    return alreadyRecovered(tx, reservation, outcome);
+                }
+                return new Settlement.Settled(chargeInBook(tx, book, taken, outcome.cost()));
+            });
+        } finally {
+            // settled, already recovered, or failed (a settlement tried again reads the row)
+            held.remove(reservation.value());
+        }
         if (fold != null) {
             fold.settled();
         }
@@ -388,14 +416,19 @@ final class JdbcLedger implements Ledger {
     }
 
     /** Runs an in-place settlement of a reservation row; the reservation, or null if it was not open. */
-    private static @Nullable Taken settledInPlace(PreparedStatement ps) throws SQLException {
+    private static @Nullable Taken settledInPlace(Database.Tx tx, PreparedStatement ps) throws SQLException {
+        Taken t;
+        String windows;
         try (ResultSet rs = ps.executeQuery()) {
             if (!rs.next()) {
                 return null;
             }
-            Taken t = readTaken(rs);
-            return new Taken(t.call(), t.amount(), rs.getString(13));
+            t = readTaken(rs);
+            windows = rs.getString(13);
         }
+        PreparedStatement keys = tx.prepare(SQLITE_WINDOWS_OF);
+        keys.setString(1, windows);
+        return new Taken(t.call(), t.amount(), windowKeys(keys));
     }
 
     /**
@@ -405,10 +438,8 @@ final class JdbcLedger implements Ledger {
      */
     private List<LedgerEvent> chargeInBook(Database.Tx tx, BudgetBook book, Taken taken, Money cost)
             throws SQLException {
-        PreparedStatement ps = tx.prepare(SQLITE_WINDOWS_OF);
-        ps.setString(1, taken.windows());
         List<LedgerEvent> events = new ArrayList<>();
-        for (WindowKey key : windowKeys(ps)) {
+        for (WindowKey key : taken.windows()) {
             BudgetBook.Charged c = book.settled(tx, key, taken.amount().nanos(), cost.nanos());
             softLimitEvent(tx, key, taken, cost, c.limit(), c.spentAfter(), c.hard())
                     .ifPresent(events::add);
@@ -572,7 +603,7 @@ final class JdbcLedger implements Ledger {
                     ps.setString(3, LEASE_EXPIRED);
                     ps.setString(4, id);
                     ps.setLong(5, nowMs);
-                    Taken t = settledInPlace(ps);
+                    Taken t = settledInPlace(tx, ps);
                     return t == null
                             ? Optional.<Recovered>empty()
                             : Optional.of(new Recovered(t, chargeInBook(tx, book, t, t.amount())));
@@ -598,6 +629,7 @@ final class JdbcLedger implements Ledger {
                 return Optional.of(new Recovered(t, charges));
             });
             if (recovered.isPresent()) {
+                held.remove(id);
                 Taken t = recovered.get().taken();
                 requestIds.add(t.call().requestId());
                 charged = charged.plus(t.amount());
@@ -608,10 +640,10 @@ final class JdbcLedger implements Ledger {
     }
 
     /**
-     * A reservation removed from the open set, with what it held; on SQLite also its windows (JSON, as stored;
-     * {@code ""} on PostgreSQL, where they are rows of their own).
+     * A reservation removed from the open set, with what it held; on SQLite also its windows, in {@link
+     * WindowKey#ORDER} (none on PostgreSQL, where they are rows of their own).
      */
-    private record Taken(Call call, Money amount, String windows) {}
+    private record Taken(Call call, Money amount, List<WindowKey> windows) {}
 
     /** A reservation recovered after its lease expired, and the events its charge raised. */
     private record Recovered(Taken taken, List<LedgerEvent> events) {}
@@ -645,7 +677,7 @@ final class JdbcLedger implements Ledger {
                     rs.getString(10),
                     rs.getString(11),
                     rs.getLong(12));
-            return new Taken(call, Money.ofNanos(rs.getLong(2)), "");
+            return new Taken(call, Money.ofNanos(rs.getLong(2)), List.of());
         }
     }
 

@@ -458,9 +458,10 @@ abstract class LedgerContract {
     }
 
     @Test
-    void runIdsWithQuotesBracketsAndBackslashesAreChargedToTheirOwnWindow() {
-        // a run id comes from a request header (x-tiergate-run) and becomes part of a budget window's key
-        List<String> runs = List.of("run \"7\"", "run [8], \\9", "run-\u00e9-{}");
+    void runIdsWithQuotesBracketsBackslashesAndControlCharactersAreChargedToTheirOwnWindow() {
+        // a run id comes from a request header (x-tiergate-run) and becomes part of a budget window's key (and, on
+        // SQLite, of the JSON that lists a reservation's windows)
+        List<String> runs = List.of("run \"7\"", "run [8], \\9", "run-\u00e9-{}", "run\t\n\u0001/\uD83D\uDE00");
         for (String run : runs) {
             CallAttributes a = CallAttributes.of("k1", "", "y", run);
             ledger.settle(admitted(reserve(ledger, a, usd("0.3"))), ok(usd("0.1")));
@@ -472,11 +473,14 @@ abstract class LedgerContract {
                 .filteredOn(st -> st.budget().budget().equals("runs"))
                 .extracting(st -> st.budget().subject() + "=" + st.reserved().toUsdString())
                 .containsExactlyInAnyOrder(
-                        "run \"7\"=0.200000000", "run [8], \\9=0.200000000", "run-\u00e9-{}=0.200000000");
+                        "run \"7\"=0.200000000",
+                        "run [8], \\9=0.200000000",
+                        "run-\u00e9-{}=0.200000000",
+                        "run\t\n\u0001/\uD83D\uDE00=0.200000000");
         assertThat(ledger.budgetStatus(clock.instant()))
                 .filteredOn(st -> st.budget().budget().equals("global"))
                 .extracting(st -> st.reserved().toUsdString())
-                .containsExactly("0.600000000");
+                .containsExactly("0.800000000");
         clock.advance(LEASE.multipliedBy(2));
         assertThat(ledger.recoverExpired(clock.instant()).requestIds()).hasSize(runs.size());
         for (String run : runs) {
@@ -485,7 +489,7 @@ abstract class LedgerContract {
             assertThat(st.reserved()).as(run).isEqualTo(Money.ZERO);
         }
         assertThat(status("global", CallAttributes.of("k1", "", "y", "")).spent())
-                .isEqualTo(usd("0.9"));
+                .isEqualTo(usd("1.2"));
     }
 
     @Test

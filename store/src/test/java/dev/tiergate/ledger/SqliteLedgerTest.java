@@ -66,7 +66,7 @@ class SqliteLedgerTest extends LedgerContract {
         // the fold charges the windows it lists, each found by key
         assertThat(sql).anyMatch(s -> s.startsWith("UPDATE budget_window AS w SET spent_nanos"));
         // admission writes the reservation alone; the windows' reserved lives in the writer's memory (BudgetBook)
-        assertThat(sql).anyMatch(s -> s.startsWith("INSERT INTO reservation") && s.contains("json_array("));
+        assertThat(sql).anyMatch(s -> s.startsWith("INSERT INTO reservation"));
         assertThat(sql).noneMatch(s -> s.contains("reserved_nanos") || s.contains("reservation_budget"));
         List<String> scans = new ArrayList<>();
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("tiergate.db"));
@@ -97,6 +97,30 @@ class SqliteLedgerTest extends LedgerContract {
         }
         // a scan costs more as the table grows: budget windows (one per workflow run) and the ledger only grow
         assertThat(scans).isEmpty();
+    }
+
+    @Test
+    void settlingACallItAdmittedUpdatesTheRowAndReadsNothingBack() {
+        CallAttributes x = CallAttributes.of("k1", "", "x", "");
+        ledger.settle(admitted(reserve(ledger, x, usd("0.90"))), ok(usd("0.50")));
+
+        // the row's columns and windows come back only for a reservation this ledger does not hold in memory
+        assertThat(databases.get(0).writeSql())
+                .anyMatch(s -> s.startsWith("UPDATE reservation SET recorded_at"))
+                .noneMatch(s -> s.contains("RETURNING") || s.contains("json_each(?)"));
+
+        // another ledger on the file settles a reservation it did not admit from what the row says: the same
+        // windows charged, the same events raised
+        Ledger other = track(open("gw-2", clock));
+        Settlement s = other.settle(admitted(reserve(ledger, x, usd("0.90"))), ok(usd("0.70")));
+        assertThat(databases.get(1).writeSql()).anyMatch(sql -> sql.contains("RETURNING"));
+        assertThat(s).isInstanceOf(Settlement.Settled.class);
+        assertThat(((Settlement.Settled) s).events())
+                .extracting(e -> e.kind() + " " + e.budget())
+                .containsExactly("SOFT_LIMIT_CROSSED soft-x");
+        assertThat(status("soft-x", x).spent()).isEqualTo(usd("1.20"));
+        assertThat(status("global", x).spent()).isEqualTo(usd("1.20"));
+        assertThat(status("global", x).reserved()).isEqualTo(Money.ZERO);
     }
 
     @Test
