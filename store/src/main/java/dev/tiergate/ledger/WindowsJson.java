@@ -6,9 +6,11 @@ import java.util.List;
 
 /**
  * The {@code windows} column of a SQLite reservation: a JSON array of {@code [budget, subject, window_start]}, one
- * per budget window the reservation holds, as SQLite's {@code json_array} would write it. Written here, in one
- * string, so that the insert binds one parameter instead of three per window; read back only by SQLite's JSON
- * functions (the fold, the status view, the book's reload).
+ * per budget window the reservation holds: the same JSON value SQLite's {@code json_array} made before (a
+ * character may be escaped differently, which no reader sees). Written here, in one string, so that the insert
+ * binds one parameter instead of three per window. Read back only through SQLite's JSON functions (the fold, the
+ * status view, the book's reload), which sum by the values in it; the fold groups rows by the text first only to
+ * read each distinct list once.
  */
 final class WindowsJson {
     private WindowsJson() {}
