@@ -1,16 +1,22 @@
 package dev.tiergate.cli;
 
+import dev.tiergate.config.ConfigException;
+import dev.tiergate.gateway.GatewayConfig;
+import dev.tiergate.gateway.LedgerSettings;
 import dev.tiergate.ledger.GroupBy;
 import dev.tiergate.ledger.Ledger;
 import dev.tiergate.ledger.SpendGroup;
 import dev.tiergate.pricing.Money;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -37,6 +43,15 @@ final class SpendCommand implements Callable<Integer> {
     @Mixin
     LedgerOption ledger = new LedgerOption();
 
+    // as `budgets --config` and `serve --config` take it: whoever runs the gateway has this file at hand
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            description = "The gateway config (tiergate.yaml): read the ledger it names, unless --db or --postgres"
+                    + " is given.")
+    @Nullable
+    Path config;
+
     @Spec
     picocli.CommandLine.Model.CommandSpec spec = picocli.CommandLine.Model.CommandSpec.create();
 
@@ -53,8 +68,18 @@ final class SpendCommand implements Callable<Integer> {
         } catch (DateTimeParseException e) {
             throw new CliException("--since must be a day YYYY-MM-DD, got '" + since + "'");
         }
+        Optional<LedgerSettings> configured;
+        try {
+            configured = config == null
+                    ? Optional.empty()
+                    : Optional.of(GatewayConfig.load(config, System.getenv(), LocalDate.now(clock))
+                            .ledger());
+        } catch (ConfigException e) {
+            spec.commandLine().getErr().println(e.lines());
+            return Main.EXIT_BAD_INPUT;
+        }
         List<SpendGroup> groups;
-        try (Ledger l = ledger.open(clock)) {
+        try (Ledger l = ledger.open(clock, configured)) {
             groups = l.spend(groupBy, from.atStartOfDay(ZoneOffset.UTC).toInstant());
         }
         PrintWriter out = spec.commandLine().getOut();

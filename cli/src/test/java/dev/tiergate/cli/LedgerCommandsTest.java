@@ -141,14 +141,23 @@ class LedgerCommandsTest {
         CliTest.Run fromConfig = CliTest.run("budgets", "--config", withLedger.toString());
         assertThat(fromConfig.exit()).as(fromConfig.err()).isZero();
         assertThat(fromConfig.out()).contains("global-daily").contains("0.250000000");
+        CliTest.Run spendFromConfig = CliTest.run("spend", "--config", withLedger.toString(), "--by", "team");
+        assertThat(spendFromConfig.exit()).as(spendFromConfig.err()).isZero();
+        assertThat(spendFromConfig.out()).contains("TEAM").contains("0.250000000");
         // and a config whose ledger the gateway has not written yet is not created empty by a read
         CliTest.Run noLedgerYet = CliTest.run("budgets", "--config", config.toString());
         assertThat(noLedgerYet.exit()).isNotZero();
         assertThat(noLedgerYet.err()).contains("no ledger at").contains("--config");
+        CliTest.Run spendNoLedgerYet = CliTest.run("spend", "--config", config.toString());
+        assertThat(spendNoLedgerYet.exit()).isNotZero();
+        assertThat(spendNoLedgerYet.err()).contains("no ledger at").contains("--config");
 
         Path bad = Files.writeString(dir.resolve("bad.yaml"), "policy: policy.yaml\nkeys: []\nbudgets: 3\n");
         CliTest.Run invalid = CliTest.run("budgets", "status", "--db", db.toString(), "--config", bad.toString());
         assertThat(invalid.exit()).isEqualTo(2);
         assertThat(invalid.err()).contains(bad + ":3:");
+        CliTest.Run spendInvalid = CliTest.run("spend", "--config", bad.toString());
+        assertThat(spendInvalid.exit()).isEqualTo(2);
+        assertThat(spendInvalid.err()).contains(bad + ":3:");
     }
 }
