@@ -248,12 +248,9 @@ final class JdbcLedger implements Ledger {
             return new Admission.Admitted(new ReservationId(id));
         });
         if (book != null && admission instanceof Admission.Admitted && held.size() < MAX_HELD) {
-            List<WindowKey> keys = new ArrayList<>(ordered.size());
-            for (AppliedBudget b : ordered) {
-                keys.add(WindowKey.of(b));
-            }
-            keys.sort(WindowKey.ORDER);
-            held.put(id, new Taken(call, worstCase, List.copyOf(keys)));
+            List<WindowKey> keys =
+                    ordered.stream().map(WindowKey::of).sorted(WindowKey.ORDER).toList();
+            held.put(id, new Taken(call, worstCase, keys));
         }
         return admission;
     }
