@@ -31,6 +31,26 @@ sealed interface Database extends AutoCloseable permits SqliteDatabase, Postgres
         T run(Tx tx) throws SQLException;
     }
 
+    /**
+     * A work that {@link GroupCommit} may run together with the other works of its batch that name the same {@link
+     * Combiner}: fewer, bigger statements for many callers instead of one set per caller. Run alone it is an ordinary
+     * {@link Work}.
+     */
+    interface Combinable<T> extends Work<T> {
+        Combiner combiner();
+    }
+
+    /** Runs several {@link Combinable} works as one. */
+    @FunctionalInterface
+    interface Combiner {
+        /**
+         * Runs every one of {@code works} (all naming this combiner) in {@code tx}, with the effects they would have
+         * had run alone one after another, in some order; returns their results in the list's order. Throwing rolls
+         * the whole batch back, after which {@link GroupCommit} runs each work alone.
+         */
+        List<@Nullable Object> runTogether(Tx tx, List<Combinable<?>> works) throws SQLException;
+    }
+
     /** A connection in use, handing out prepared statements. */
     final class Tx {
         private final Connection connection;

@@ -2,7 +2,9 @@ package dev.tiergate.ledger;
 
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -25,7 +27,8 @@ import org.jspecify.annotations.Nullable;
  * Batches form only from callers already waiting, so at low load a write is one transaction as before (no timer).
  *
  * <p>Each work runs after the previous works of its batch, in the same transaction, so it sees their effects:
- * admission decisions stay exact. If any work of a batch fails (or the commit does), the batch is rolled back and
+ * admission decisions stay exact. Works that name one {@link Database.Combiner} run together through it, after
+ * the batch's other works (on PostgreSQL, reservations and settlements: {@link PostgresBatch}). If any work of a batch fails (or the commit does), the batch is rolled back and
  * each of its works is run again alone in its own transaction, so one bad call fails only itself. Works must
  * therefore keep their effects inside the transaction (no side effects on the caller's objects before they
  * return): a work may run twice, and only the last run's result is returned.
@@ -270,11 +273,7 @@ final class GroupCommit implements AutoCloseable {
         if (batch.size() > 1) {
             try {
                 long start = System.nanoTime();
-                transactor.inTransaction(tx -> {
-                    for (Pending<?> p : batch) {
-                        p.runIn(tx);
-                    }
-                });
+                transactor.inTransaction(tx -> runIn(tx, batch));
                 committed(start, batch.size());
                 for (Pending<?> p : batch) {
                     p.succeed();
@@ -286,6 +285,41 @@ final class GroupCommit implements AutoCloseable {
         }
         for (Pending<?> p : batch) {
             runAlone(p);
+        }
+    }
+
+    /**
+     * Runs a batch's works in {@code tx}: each in turn, except that works naming the same {@link Database.Combiner}
+     * run together, through it, after the others (the works of a batch all wait at once, so any order of them is
+     * one they could have arrived in).
+     */
+    private static void runIn(Database.Tx tx, List<Pending<?>> batch) throws SQLException {
+        Map<Database.Combiner, List<Pending<?>>> together = new LinkedHashMap<>();
+        for (Pending<?> p : batch) {
+            if (p.work instanceof Database.Combinable<?> c) {
+                together.computeIfAbsent(c.combiner(), k -> new ArrayList<>()).add(p);
+            } else {
+                p.runIn(tx);
+            }
+        }
+        for (Map.Entry<Database.Combiner, List<Pending<?>>> e : together.entrySet()) {
+            List<Pending<?>> group = e.getValue();
+            if (group.size() == 1) {
+                group.get(0).runIn(tx);
+                continue;
+            }
+            List<Database.Combinable<?>> works = new ArrayList<>(group.size());
+            for (Pending<?> p : group) {
+                works.add((Database.Combinable<?>) p.work);
+            }
+            List<@Nullable Object> results = e.getKey().runTogether(tx, works);
+            if (results.size() != group.size()) {
+                throw new IllegalStateException(
+                        "a combiner returned " + results.size() + " results for " + group.size() + " works");
+            }
+            for (int i = 0; i < group.size(); i++) {
+                group.get(i).resultOfRunTogether(results.get(i));
+            }
         }
     }
 
@@ -371,6 +405,12 @@ final class GroupCommit implements AutoCloseable {
                 throw new IllegalStateException("the stop signal is never run");
             }
             result = work.run(tx);
+        }
+
+        /** The result a {@link Database.Combiner} gave this work (of the type the work returns alone). */
+        @SuppressWarnings("unchecked")
+        void resultOfRunTogether(@Nullable Object r) {
+            result = (T) r;
         }
 
         @SuppressWarnings("NullAway") // T itself may be a nullable type; the work's result is passed through as is

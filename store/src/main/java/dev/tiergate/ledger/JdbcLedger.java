@@ -37,11 +37,11 @@ final class JdbcLedger implements Ledger {
     // AppliedBudget.ORDER) and reads them. A config limit replaces a stored config limit; a requested run cap
     // replaces a config limit or a higher cap, so that a run's cap only ever goes down and covers all its spend
     // (BudgetBook.limitAfter). One statement for all windows: on PostgreSQL each statement is a round trip.
-    private static final String UPSERT_WINDOWS =
-            upsertWindows(true) + "\nRETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos";
+    private static final String UPSERT_WINDOWS = upsertWindows(true, "VALUES %s")
+            + "\nRETURNING budget, subject, window_start, limit_nanos, spent_nanos, reserved_nanos";
     private static final String UPSERT_WINDOW_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, 0, 0)";
     // SQLite: the windows a call's admission finds new or re-limited (BudgetBook); reserved is no column there
-    static final String SQLITE_UPSERT_WINDOWS = upsertWindows(false);
+    static final String SQLITE_UPSERT_WINDOWS = upsertWindows(false, "VALUES %s");
     // The upsert above already holds the windows' row locks (PostgreSQL), so this touches no row it has not locked.
     private static final String ADD_RESERVED = "UPDATE budget_window SET reserved_nanos = reserved_nanos + ?"
             + " WHERE (budget, subject, window_start) IN (VALUES %s)";
@@ -64,7 +64,7 @@ final class JdbcLedger implements Ledger {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
     private static final String INSERT_RESERVATION_BUDGET =
             "INSERT INTO reservation_budget (reservation_id, budget, subject, window_start) VALUES %s";
-    private static final String RESERVATION_COLUMNS = "request_id, amount_nanos, started_at, key_name, team, task_type,"
+    static final String RESERVATION_COLUMNS = "request_id, amount_nanos, started_at, key_name, team, task_type,"
             + " tier, requested_model, routed_model, run_id, agent_id, max_tokens";
     private static final String TAKE_EXPIRED_RESERVATION =
             "DELETE FROM reservation WHERE id = ? AND lease_expires_at < ? RETURNING " + RESERVATION_COLUMNS;
@@ -158,6 +158,8 @@ final class JdbcLedger implements Ledger {
     // recovered here), a settlement reads its row as before.
     private final Map<String, Taken> held = new ConcurrentHashMap<>();
     static final int MAX_HELD = 16_384;
+    // PostgreSQL: runs a group-commit batch's reservations and settlements as a few statements; null on SQLite
+    private final @Nullable PostgresBatch batch;
 
     JdbcLedger(Database db, String instanceId, Clock clock) {
         this(db, instanceId, clock, SettledFold.INTERVAL);
@@ -184,6 +186,12 @@ final class JdbcLedger implements Ledger {
         } else {
             this.fold = null;
         }
+        this.batch = book == null ? new PostgresBatch(this, clock, instanceId) : null;
+    }
+
+    /** PostgreSQL: how many reservations and settlements were written by combined batches; 0 on SQLite. */
+    long combinedWrites() {
+        return batch != null ? batch.combined() : 0;
     }
 
     @Override
@@ -201,7 +209,7 @@ final class JdbcLedger implements Ledger {
             }
         }
         String id = reservationIds.next();
-        Admission admission = db.write(tx -> {
+        Database.Work<Admission> alone = tx -> {
             int n = ordered.size();
             if (n > 0) {
                 Admission.Denied denied =
@@ -211,19 +219,7 @@ final class JdbcLedger implements Ledger {
                     if (book != null) {
                         SettledFold.fold(tx); // the ledger's order is the order calls ended in: settled ones first
                     }
-                    insertLedgerRow(
-                            tx,
-                            call,
-                            new Outcome(
-                                    CallStatus.DENIED,
-                                    call.routedModel(),
-                                    Usage.ZERO,
-                                    Money.ZERO,
-                                    -1,
-                                    -1,
-                                    "",
-                                    BUDGET_EXHAUSTED),
-                            "");
+                    insertDeniedRow(tx, call);
                     return denied;
                 }
             }
@@ -246,13 +242,28 @@ final class JdbcLedger implements Ledger {
                 ps.executeUpdate();
             }
             return new Admission.Admitted(new ReservationId(id));
-        });
+        };
+        Admission admission = db.write(
+                batch == null
+                        ? alone
+                        : new PostgresBatch.Write<>(
+                                new PostgresBatch.Reserve(id, call, ordered, worstCase, leaseExpiry), alone, batch));
         if (book != null && admission instanceof Admission.Admitted && held.size() < MAX_HELD) {
             List<WindowKey> keys =
                     ordered.stream().map(WindowKey::of).sorted(WindowKey.ORDER).toList();
             held.put(id, new Taken(call, worstCase, keys));
         }
         return admission;
+    }
+
+    /** The ledger row of a call its budgets denied. */
+    void insertDeniedRow(Database.Tx tx, Call call) throws SQLException {
+        insertLedgerRow(
+                tx,
+                call,
+                new Outcome(
+                        CallStatus.DENIED, call.routedModel(), Usage.ZERO, Money.ZERO, -1, -1, "", BUDGET_EXHAUSTED),
+                "");
     }
 
     /** Binds {@link #ADD_RESERVED}'s parameters from {@code from}; returns the next parameter index. */
@@ -303,19 +314,22 @@ final class JdbcLedger implements Ledger {
         return next;
     }
 
-    /** The upsert of budget windows, with a {@code reserved_nanos} column (PostgreSQL) or without (SQLite). */
-    private static String upsertWindows(boolean reservedColumn) {
+    /**
+     * The upsert of budget windows, with a {@code reserved_nanos} column (PostgreSQL) or without (SQLite), of the
+     * windows {@code rows} gives (a {@code VALUES} list or a {@code SELECT}).
+     */
+    static String upsertWindows(boolean reservedColumn, String rows) {
         return """
                 INSERT INTO budget_window (budget, subject, window_start, window_end, window_kind, limit_nanos, hard,
                                            limit_fixed, spent_nanos%s)
-                VALUES %%s
+                %s
                 ON CONFLICT (budget, subject, window_start) DO UPDATE SET
                   limit_nanos = CASE WHEN budget_window.limit_fixed = 0 THEN excluded.limit_nanos
                                      WHEN excluded.limit_fixed = 1 AND excluded.limit_nanos < budget_window.limit_nanos
                                      THEN excluded.limit_nanos
                                      ELSE budget_window.limit_nanos END,
                   limit_fixed = CASE WHEN budget_window.limit_fixed = 1 THEN 1 ELSE excluded.limit_fixed END,
-                  hard = excluded.hard""".formatted(reservedColumn ? ", reserved_nanos" : "");
+                  hard = excluded.hard""".formatted(reservedColumn ? ", reserved_nanos" : "", rows);
     }
 
     /** SQL texts with {@code n} groups of parameters, formatted once per template and {@code n}. */
@@ -380,12 +394,19 @@ final class JdbcLedger implements Ledger {
             throw new IllegalArgumentException("a call is settled as ok, upstream_error or client_cancelled, not "
                     + outcome.status().wireName() + " (the ledger writes those itself)");
         }
+        if (batch != null) {
+            return db.write(new PostgresBatch.Write<>(
+                    new PostgresBatch.Settle(reservation, outcome),
+                    tx -> settleInOneStatement(tx, reservation, outcome),
+                    batch));
+        }
+        BudgetBook book = this.book;
+        if (book == null) {
+            throw new IllegalStateException("a ledger has a budget book (SQLite) or batches (PostgreSQL)");
+        }
         Settlement settlement;
         try {
             settlement = db.write(tx -> {
-                if (book == null) {
-                    return settleInOneStatement(tx, reservation, outcome);
-                }
                 // the work only reads the map: a group commit may run it again after a rollback
                 Taken known = held.get(reservation.value());
                 PreparedStatement ps =
@@ -484,7 +505,7 @@ final class JdbcLedger implements Ledger {
     }
 
     /** A window as charged by a settlement: its limit and its spend afterwards. */
-    private record ChargedWindow(WindowKey key, long limit, long spentAfter, boolean hard) {}
+    record ChargedWindow(WindowKey key, long limit, long spentAfter, boolean hard) {}
 
     /**
      * After all of a reservation's windows were charged in one statement: checks that every window it held was
@@ -516,8 +537,7 @@ final class JdbcLedger implements Ledger {
         return settle(reservation, outcome);
     }
 
-    private Settlement alreadyRecovered(Database.Tx tx, ReservationId reservation, Outcome outcome)
-            throws SQLException {
+    Settlement alreadyRecovered(Database.Tx tx, ReservationId reservation, Outcome outcome) throws SQLException {
         if (book != null) {
             SettledFold.fold(tx); // its row may be settled in place still (recovered as interrupted, or settled)
         }
@@ -640,7 +660,7 @@ final class JdbcLedger implements Ledger {
      * A reservation removed from the open set, with what it held; on SQLite also its windows, in {@link
      * WindowKey#ORDER} (none on PostgreSQL, where they are rows of their own).
      */
-    private record Taken(Call call, Money amount, List<WindowKey> windows) {}
+    record Taken(Call call, Money amount, List<WindowKey> windows) {}
 
     /** A reservation recovered after its lease expired, and the events its charge raised. */
     private record Recovered(Taken taken, List<LedgerEvent> events) {}
@@ -660,7 +680,7 @@ final class JdbcLedger implements Ledger {
     }
 
     /** The reservation in columns 1 to 12 ({@link #RESERVATION_COLUMNS}) of the current row. */
-    private static Taken readTaken(ResultSet rs) throws SQLException {
+    static Taken readTaken(ResultSet rs) throws SQLException {
         {
             Call call = new Call(
                     rs.getString(1),
@@ -722,7 +742,7 @@ final class JdbcLedger implements Ledger {
     }
 
     /** The soft-limit event if charging {@code cost} took window {@code w} from below its limit to it or above. */
-    private Optional<LedgerEvent> softLimitEvent(
+    Optional<LedgerEvent> softLimitEvent(
             Database.Tx tx, WindowKey w, Taken taken, Money cost, long limit, long spentAfter, boolean hard)
             throws SQLException {
         {
@@ -746,8 +766,7 @@ final class JdbcLedger implements Ledger {
     }
 
     /** The event recording that a call cost more than the worst case reserved for it, if it did. */
-    private Optional<LedgerEvent> costAboveReservationEvent(Database.Tx tx, Taken taken, Money cost)
-            throws SQLException {
+    Optional<LedgerEvent> costAboveReservationEvent(Database.Tx tx, Taken taken, Money cost) throws SQLException {
         if (cost.isGreaterThan(taken.amount())) {
             return Optional.of(insertEvent(
                     tx,

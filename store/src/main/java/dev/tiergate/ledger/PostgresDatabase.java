@@ -18,12 +18,12 @@ import org.postgresql.ds.PGSimpleDataSource;
  * prepared statements instead of having the server parse and plan every statement of every call); reads use the
  * pool, which has one more connection than configured to make room for the writer's.
  *
- * <p>Budget rows are locked by the statement that reads them (an upsert in {@link
- * dev.tiergate.budget.AppliedBudget#ORDER}, or a settlement's {@code UPDATE}). A batch of calls can take the
- * locks of different windows in an order another instance's batch does not, so two instances can deadlock;
- * PostgreSQL detects it and aborts one transaction, whose works are then retried alone ({@code 40P01} and
- * {@code 40001} are retried up to {@link GroupCommit#RETRIES} times). Calls that share a global budget never
- * deadlock: that window is every call's first lock.
+ * <p>Budget rows are locked by the statement that reads them: a call alone locks them with an upsert in {@link
+ * dev.tiergate.budget.AppliedBudget#ORDER}, or a settlement's {@code UPDATE}; a batch written together ({@link
+ * PostgresBatch}) first locks every window it touches in that order. Calls alone can still take the locks of
+ * different windows in an order another instance's batch does not, so two instances can deadlock; PostgreSQL
+ * detects it and aborts one transaction, whose works are then retried alone ({@code 40P01} and {@code 40001} are
+ * retried up to {@link GroupCommit#RETRIES} times).
  */
 final class PostgresDatabase implements Database {
     private final HikariDataSource pool;

@@ -2,6 +2,8 @@ package dev.tiergate.ledger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tiergate.budget.Admission;
+import dev.tiergate.budget.CallAttributes;
 import dev.tiergate.budget.ReservationId;
 import dev.tiergate.pricing.Money;
 import java.sql.Connection;
@@ -9,6 +11,9 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -118,5 +123,159 @@ class PostgresLedgerIT extends LedgerContract {
         ledger.settle(second, ok(usd("0.02")));
         assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.07"));
         assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(Money.ZERO);
+    }
+
+    /** Calls of task {@code x}: budgets global (hard), soft-x (soft, 1 USD a day) and team-a (hard, 4.50 a day). */
+    private static final CallAttributes TASK_X = CallAttributes.of("k1", "a", "x", "");
+
+    @Test
+    void aBatchWrittenTogetherDecidesChargesAndRaisesEventsAsItsCallsOneByOneWould() throws Exception {
+        PostgresDatabase db = PostgresDatabase.open(settings);
+        JdbcLedger batched = (JdbcLedger) track(new JdbcLedger(db, "gw-batch", clock));
+        ReservationId a = admitted(reserve(batched, TASK_X, usd("0.50")));
+        ReservationId a2 = admitted(reserve(batched, TASK_X, usd("0.50")));
+        Call b = call(TASK_X);
+        Call c = call(TASK_X);
+
+        List<Object> results = inOneBatch(
+                db,
+                () -> batched.settle(a, ok(usd("0.60"))), // above its reservation
+                () -> batched.settle(a2, ok(usd("0.45"))), // takes soft-x from 0.60 to 1.05, past its 1 USD
+                () -> batched.reserve(b, RULES.applicable(TASK_X, clock.instant()), usd("2"), clock.instant()),
+                // team-a: 1.05 spent + 2 reserved + 2 would pass 4.50
+                () -> batched.reserve(c, RULES.applicable(TASK_X, clock.instant()), usd("2"), clock.instant()));
+
+        assertThat(batched.combinedWrites())
+                .as("calls written by the combined statements")
+                .isEqualTo(4);
+        assertThat(((Settlement.Settled) results.get(0)).events())
+                .extracting(LedgerEvent::kind, LedgerEvent::amount)
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple(LedgerEvent.Kind.COST_ABOVE_RESERVATION, usd("0.10")));
+        assertThat(((Settlement.Settled) results.get(1)).events())
+                .extracting(LedgerEvent::kind, LedgerEvent::budget, LedgerEvent::amount)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(
+                        LedgerEvent.Kind.SOFT_LIMIT_CROSSED, "soft-x", usd("1.05")));
+        ReservationId bReservation = admitted((Admission) results.get(2));
+        assertThat(results.get(3)).isInstanceOfSatisfying(Admission.Denied.class, d -> {
+            assertThat(d.budget().budget()).isEqualTo("team-a");
+            assertThat(d.spent()).isEqualTo(usd("1.05"));
+            assertThat(d.reserved()).isEqualTo(usd("2"));
+            assertThat(d.estimate()).isEqualTo(usd("2"));
+        });
+        for (String budget : List.of("global", "soft-x", "team-a")) {
+            assertThat(status(budget, TASK_X).spent()).as(budget).isEqualTo(usd("1.05"));
+            assertThat(status(budget, TASK_X).reserved()).as(budget).isEqualTo(usd("2"));
+        }
+        assertThat(ledger.call(c.requestId()).orElseThrow().outcome().status()).isEqualTo(CallStatus.DENIED);
+        LedgerRow first = ledger.calls(CallQuery.latest(10)).rows().stream()
+                .filter(r -> r.reservationId().equals(a.value()))
+                .findFirst()
+                .orElseThrow();
+        assertThat(first.outcome()).isEqualTo(ok(usd("0.60")));
+        assertThat(first.call().taskType()).isEqualTo("x");
+        assertThat(ledger.events(T0)).hasSize(2);
+
+        // the reservation the batch admitted is an ordinary one: settled alone, it releases what it held
+        batched.settle(bReservation, ok(usd("1")));
+        assertThat(status("team-a", TASK_X).spent()).isEqualTo(usd("2.05"));
+        assertThat(status("team-a", TASK_X).reserved()).isEqualTo(Money.ZERO);
+    }
+
+    @Test
+    void aBatchWhoseCallsDefineARunsCapDifferentlyAppliesEachDefinitionInTurn() throws Exception {
+        PostgresDatabase db = PostgresDatabase.open(settings);
+        JdbcLedger batched = (JdbcLedger) track(new JdbcLedger(db, "gw-batch", clock));
+        CallAttributes run = CallAttributes.of("k1", "", "y", "run-8");
+        CallAttributes higher = run.withRequestedRunBudget(usd("0.5"));
+        CallAttributes lower = run.withRequestedRunBudget(usd("0.25"));
+
+        List<Object> results = inOneBatch(
+                db,
+                () -> batched.reserve(
+                        call(higher), RULES.applicable(higher, clock.instant()), usd("0.15"), clock.instant()),
+                // the cap goes down to 0.25 with this call, which 0.15 + 0.15 passes
+                () -> batched.reserve(
+                        call(lower), RULES.applicable(lower, clock.instant()), usd("0.15"), clock.instant()));
+
+        admitted((Admission) results.get(0));
+        assertThat(results.get(1))
+                .isInstanceOfSatisfying(
+                        Admission.Denied.class, d -> assertThat(d.limit()).isEqualTo(usd("0.25")));
+    }
+
+    @Test
+    void aReservationSettledTwiceInOneBatchFailsOnlyTheSecondSettlement() throws Exception {
+        PostgresDatabase db = PostgresDatabase.open(settings);
+        JdbcLedger batched = (JdbcLedger) track(new JdbcLedger(db, "gw-batch", clock));
+        ReservationId once = admitted(reserve(batched, TEAM_A, usd("0.20")));
+        ReservationId other = admitted(reserve(batched, TEAM_A, usd("0.20")));
+
+        List<Object> results = inOneBatch(
+                db,
+                () -> batched.settle(once, ok(usd("0.10"))),
+                () -> batched.settle(once, ok(usd("0.10"))),
+                () -> batched.settle(other, ok(usd("0.05"))));
+
+        assertThat(results.get(0)).isInstanceOf(Settlement.Settled.class);
+        assertThat(results.get(1))
+                .isInstanceOfSatisfying(
+                        LedgerException.class, e -> assertThat(e).hasMessageContaining("already settled"));
+        assertThat(results.get(2)).isInstanceOf(Settlement.Settled.class);
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.15"));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(Money.ZERO);
+        assertThat(ledger.calls(CallQuery.latest(10)).rows()).hasSize(2);
+    }
+
+    /**
+     * Runs {@code writes} as one group-commit batch of {@code db}: holds its writer in a transaction, queues the
+     * writes one after another behind it, then lets it go; returns each write's result or the exception it threw.
+     */
+    @SafeVarargs
+    private static List<Object> inOneBatch(PostgresDatabase db, Callable<?>... writes) throws Exception {
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Future<Integer> holder = pool.submit(() -> db.write(tx -> {
+                inside.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                return 0;
+            }));
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            List<Future<?>> futures = new ArrayList<>();
+            for (Callable<?> w : writes) {
+                futures.add(pool.submit(w));
+                awaitQueued(db, futures.size());
+            }
+            release.countDown();
+            holder.get(10, TimeUnit.SECONDS);
+            List<Object> results = new ArrayList<>();
+            for (Future<?> f : futures) {
+                try {
+                    results.add(f.get(30, TimeUnit.SECONDS));
+                } catch (ExecutionException e) {
+                    results.add(e.getCause());
+                }
+            }
+            return results;
+        }
+    }
+
+    /** Waits (at most 10 s) until {@code n} writes wait in {@code db}'s group-commit queue. */
+    private static void awaitQueued(PostgresDatabase db, int n) throws Exception {
+        var writes = PostgresDatabase.class.getDeclaredField("writes");
+        writes.setAccessible(true);
+        var queue = GroupCommit.class.getDeclaredField("queue");
+        queue.setAccessible(true);
+        var q = (java.util.Collection<?>) queue.get(writes.get(db));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (q.size() < n) {
+            assertThat(System.nanoTime()).as("%d writes queued", n).isLessThan(deadline);
+            Thread.sleep(1);
+        }
     }
 }
