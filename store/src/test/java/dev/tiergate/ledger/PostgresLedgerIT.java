@@ -130,8 +130,9 @@ class PostgresLedgerIT extends LedgerContract {
 
     @Test
     void aBatchWrittenTogetherDecidesChargesAndRaisesEventsAsItsCallsOneByOneWould() throws Exception {
-        PostgresDatabase db = PostgresDatabase.open(settings);
-        JdbcLedger batched = (JdbcLedger) track(new JdbcLedger(db, "gw-batch", clock));
+        Batching it = batching();
+        PostgresDatabase db = it.db();
+        JdbcLedger batched = it.ledger();
         ReservationId a = admitted(reserve(batched, TASK_X, usd("0.50")));
         ReservationId a2 = admitted(reserve(batched, TASK_X, usd("0.50")));
         Call b = call(TASK_X);
@@ -184,8 +185,9 @@ class PostgresLedgerIT extends LedgerContract {
 
     @Test
     void aBatchWhoseCallsDefineARunsCapDifferentlyAppliesEachDefinitionInTurn() throws Exception {
-        PostgresDatabase db = PostgresDatabase.open(settings);
-        JdbcLedger batched = (JdbcLedger) track(new JdbcLedger(db, "gw-batch", clock));
+        Batching it = batching();
+        PostgresDatabase db = it.db();
+        JdbcLedger batched = it.ledger();
         CallAttributes run = CallAttributes.of("k1", "", "y", "run-8");
         CallAttributes higher = run.withRequestedRunBudget(usd("0.5"));
         CallAttributes lower = run.withRequestedRunBudget(usd("0.25"));
@@ -206,8 +208,9 @@ class PostgresLedgerIT extends LedgerContract {
 
     @Test
     void aReservationSettledTwiceInOneBatchFailsOnlyTheSecondSettlement() throws Exception {
-        PostgresDatabase db = PostgresDatabase.open(settings);
-        JdbcLedger batched = (JdbcLedger) track(new JdbcLedger(db, "gw-batch", clock));
+        Batching it = batching();
+        PostgresDatabase db = it.db();
+        JdbcLedger batched = it.ledger();
         ReservationId once = admitted(reserve(batched, TEAM_A, usd("0.20")));
         ReservationId other = admitted(reserve(batched, TEAM_A, usd("0.20")));
 
@@ -225,6 +228,14 @@ class PostgresLedgerIT extends LedgerContract {
         assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.15"));
         assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(Money.ZERO);
         assertThat(ledger.calls(CallQuery.latest(10)).rows()).hasSize(2);
+    }
+
+    /** An instance on this test's schema whose database the test holds, to form batches with {@link #inOneBatch}. */
+    private record Batching(PostgresDatabase db, JdbcLedger ledger) {}
+
+    private Batching batching() {
+        PostgresDatabase db = PostgresDatabase.open(settings);
+        return new Batching(db, (JdbcLedger) track(new JdbcLedger(db, "gw-batch", clock)));
     }
 
     /**
