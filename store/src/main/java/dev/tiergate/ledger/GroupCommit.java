@@ -28,8 +28,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Each work runs after the previous works of its batch, in the same transaction, so it sees their effects:
  * admission decisions stay exact. Works that name one {@link Database.Combiner} run together through it, after
- * the batch's other works (on PostgreSQL, reservations and settlements: {@link PostgresBatch}). If any work of a batch fails (or the commit does), the batch is rolled back and
- * each of its works is run again alone in its own transaction, so one bad call fails only itself. Works must
+ * the batch's other works (on PostgreSQL, reservations and settlements: {@link PostgresBatch}). If any work of a
+ * batch fails (or the commit does), the batch is rolled back and each of its works is run again alone in its own
+ * transaction, so one bad call fails only itself. Works must
  * therefore keep their effects inside the transaction (no side effects on the caller's objects before they
  * return): a work may run twice, and only the last run's result is returned.
  *

@@ -241,6 +241,96 @@ class GroupCommitTest {
         assertThat(names).containsExactly("a", "b", "c");
     }
 
+    /** Inserts names: alone one statement each; together, through {@link Names}, one statement for the batch. */
+    private record NameWork(String name, Names names) implements Database.Combinable<String> {
+        @Override
+        public String run(Database.Tx tx) throws SQLException {
+            insert(tx, name);
+            return "alone " + name;
+        }
+
+        @Override
+        public Database.Combiner combiner() {
+            return names;
+        }
+    }
+
+    /** Inserts every name of a batch with one statement; counts the batches and can be made to fail. */
+    private static final class Names implements Database.Combiner {
+        final List<List<String>> batches = new ArrayList<>();
+        volatile boolean fail;
+
+        @Override
+        public List<@org.jspecify.annotations.Nullable Object> runTogether(
+                Database.Tx tx, List<Database.Combinable<?>> works) throws SQLException {
+            List<String> names = works.stream().map(w -> ((NameWork) w).name()).toList();
+            batches.add(names);
+            PreparedStatement ps = tx.prepare("INSERT INTO item (name) SELECT value FROM json_each(?)");
+            ps.setString(1, "[\"" + String.join("\",\"", names) + "\"]");
+            ps.executeUpdate();
+            if (fail) {
+                throw new IllegalStateException("combined statement failed");
+            }
+            return names.stream().map(n -> (Object) ("together " + n)).toList();
+        }
+    }
+
+    @Test
+    void worksNamingOneCombinerRunTogetherAfterTheBatchsOtherWorks() throws Exception {
+        Names names = new Names();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Held<Integer> blocker = holdWriter(pool, tx -> 0);
+            Future<String> b = queue(pool, new NameWork("b", names), 1);
+            // a plain work queued after b sees nothing of it: combined works run after the batch's others
+            Future<Long> plain = queue(
+                    pool,
+                    tx -> {
+                        try (ResultSet rs =
+                                tx.prepare("SELECT COUNT(*) FROM item").executeQuery()) {
+                            rs.next();
+                            return rs.getLong(1);
+                        }
+                    },
+                    2);
+            Future<String> c = queue(pool, new NameWork("c", names), 3);
+            blocker.release().countDown();
+            assertThat(b.get()).isEqualTo("together b");
+            assertThat(c.get()).isEqualTo("together c");
+            assertThat(plain.get()).isZero();
+        }
+        assertThat(names.batches).containsExactly(List.of("b", "c"));
+        assertThat(commits.stats().transactions()).isEqualTo(2);
+    }
+
+    @Test
+    void aLoneCombinableWorkRunsAloneAndAFailedCombinationRunsEachWorkAlone() throws Exception {
+        Names names = new Names();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Held<Integer> blocker = holdWriter(pool, tx -> 0);
+            Future<String> only = queue(pool, new NameWork("only", names), 1);
+            blocker.release().countDown();
+            assertThat(only.get()).isEqualTo("alone only");
+
+            names.fail = true;
+            blocker = holdWriter(pool, tx -> 0);
+            Future<String> d = queue(pool, new NameWork("d", names), 1);
+            Future<String> e = queue(pool, new NameWork("e", names), 2);
+            blocker.release().countDown();
+            // the combined insert was rolled back with the batch; each ran again alone
+            assertThat(d.get()).isEqualTo("alone d");
+            assertThat(e.get()).isEqualTo("alone e");
+        }
+        assertThat(names.batches).containsExactly(List.of("d", "e"));
+        List<String> stored = new ArrayList<>();
+        try (Statement s = connection.createStatement();
+                ResultSet rs = s.executeQuery("SELECT name FROM item ORDER BY name")) {
+            while (rs.next()) {
+                stored.add(rs.getString(1));
+            }
+        }
+        assertThat(stored).containsExactly("d", "e", "only");
+    }
+
     private static int insert(Database.Tx tx, String name) throws SQLException {
         PreparedStatement ps = tx.prepare("INSERT INTO item (name) VALUES (?)");
         ps.setString(1, name);
