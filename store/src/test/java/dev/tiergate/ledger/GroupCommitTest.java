@@ -230,6 +230,12 @@ class GroupCommitTest {
                     .hasCauseInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("bad call");
         }
+        // the thrower's insert was rolled back with it; the duplicate's batch-mates committed without it
+        assertThat(storedNames()).containsExactly("a", "b", "c");
+    }
+
+    /** The names in table {@code item}, sorted. */
+    private List<String> storedNames() throws SQLException {
         List<String> names = new ArrayList<>();
         try (Statement s = connection.createStatement();
                 ResultSet rs = s.executeQuery("SELECT name FROM item ORDER BY name")) {
@@ -237,8 +243,7 @@ class GroupCommitTest {
                 names.add(rs.getString(1));
             }
         }
-        // the thrower's insert was rolled back with it; the duplicate's batch-mates committed without it
-        assertThat(names).containsExactly("a", "b", "c");
+        return names;
     }
 
     /** Inserts names: alone one statement each; together, through {@link Names}, one statement for the batch. */
@@ -321,14 +326,7 @@ class GroupCommitTest {
             assertThat(e.get()).isEqualTo("alone e");
         }
         assertThat(names.batches).containsExactly(List.of("d", "e"));
-        List<String> stored = new ArrayList<>();
-        try (Statement s = connection.createStatement();
-                ResultSet rs = s.executeQuery("SELECT name FROM item ORDER BY name")) {
-            while (rs.next()) {
-                stored.add(rs.getString(1));
-            }
-        }
-        assertThat(stored).containsExactly("d", "e", "only");
+        assertThat(storedNames()).containsExactly("d", "e", "only");
     }
 
     private static int insert(Database.Tx tx, String name) throws SQLException {
