@@ -25,7 +25,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * PostgreSQL: the reservations and settlements of one group-commit batch as five statements over arrays, however
- * many calls the batch holds, instead of one to three statements per call.
+ * many calls the batch holds (plus one per denial or event, which are rare), instead of one to three statements per
+ * call.
  *
  * <p>Why: instances sharing a budget take turns on its window rows, whose locks a batch holds from its first
  * statement to its commit, so the time a batch holds them bounds the pairs per second of all instances together.
