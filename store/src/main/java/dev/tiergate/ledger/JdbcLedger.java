@@ -657,8 +657,9 @@ final class JdbcLedger implements Ledger {
     }
 
     /**
-     * A reservation removed from the open set, with what it held; on SQLite also its windows, in {@link
-     * WindowKey#ORDER} (none on PostgreSQL, where they are rows of their own).
+     * A reservation removed from the open set, with what it held; on SQLite, and in a PostgreSQL batch
+     * ({@link PostgresBatch}), also its windows, in {@link WindowKey#ORDER} (none on PostgreSQL's per-call path,
+     * which charges them in SQL).
      */
     record Taken(Call call, Money amount, List<WindowKey> windows) {}
 

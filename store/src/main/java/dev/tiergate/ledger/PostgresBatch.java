@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -21,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -150,8 +152,8 @@ final class PostgresBatch implements Database.Combiner {
 
     // ---- settlements ----
 
-    /** An open reservation a settlement took: the call, its amount, and its windows. */
-    private record Opened(JdbcLedger.Taken taken, List<WindowKey> windows) {}
+    /** A settlement of the batch whose reservation was still open: its place in the batch, and what it held. */
+    private record Settling(int index, Settle settle, JdbcLedger.Taken taken) {}
 
     private void settle(
             Database.Tx tx,
@@ -168,25 +170,37 @@ final class PostgresBatch implements Database.Combiner {
             // settling one reservation twice at once: let each call run alone, where the second learns it was settled
             throw new LedgerException("a reservation was settled twice in one batch");
         }
-        Map<String, Opened> open = take(tx, ids);
-        lock(tx, open, works, reserves);
+        Map<String, JdbcLedger.Taken> open = take(tx, ids);
+        lock(tx, open.values(), works, reserves);
 
-        // what each window gives back and is charged; the ledger rows of every call that was still open
+        // the settlements whose reservation was open, in the batch's order; the others were recovered meanwhile
+        List<Settling> settling = new ArrayList<>();
+        List<Integer> recovered = new ArrayList<>();
+        for (int i : settles) {
+            Settle s = settleOf(works, i);
+            JdbcLedger.Taken t = open.get(s.reservation().value());
+            if (t == null) {
+                recovered.add(i);
+            } else {
+                settling.add(new Settling(i, s, t));
+            }
+        }
+
+        // what each window gives back and is charged; the ledger rows
         TreeMap<WindowKey, long[]> deltas = new TreeMap<>(WindowKey.ORDER);
         LedgerRows rows = new LedgerRows();
         long now = clock.millis();
-        for (int i : settles) {
-            Settle s = settleOf(works, i);
-            Opened o = open.get(s.reservation().value());
-            if (o == null) {
-                continue;
-            }
-            for (WindowKey w : o.windows()) {
+        for (Settling s : settling) {
+            for (WindowKey w : s.taken().windows()) {
                 long[] d = deltas.computeIfAbsent(w, k -> new long[2]);
-                d[0] += o.taken().amount().nanos();
-                d[1] += s.outcome().cost().nanos();
+                d[0] += s.taken().amount().nanos();
+                d[1] += s.settle().outcome().cost().nanos();
             }
-            rows.add(o.taken().call(), s.reservation().value(), now, s.outcome());
+            rows.add(
+                    s.taken().call(),
+                    s.settle().reservation().value(),
+                    now,
+                    s.settle().outcome());
         }
         Map<WindowKey, JdbcLedger.ChargedWindow> charged = chargeAndRecord(tx, deltas, rows);
 
@@ -199,29 +213,26 @@ final class PostgresBatch implements Database.Combiner {
                 throw new LedgerException("budget window " + e.getKey() + " of a settled reservation is missing");
             }
             long spent = c.spentAfter() - e.getValue()[1];
-            for (int i : settles) {
-                Settle s = settleOf(works, i);
-                Opened o = open.get(s.reservation().value());
-                if (o == null || !o.windows().contains(e.getKey())) {
+            for (Settling s : settling) {
+                if (!s.taken().windows().contains(e.getKey())) {
                     continue;
                 }
-                long cost = s.outcome().cost().nanos();
-                spent += cost;
-                ledger.softLimitEvent(tx, e.getKey(), o.taken(), s.outcome().cost(), c.limit(), spent, c.hard())
-                        .ifPresent(ev -> events.computeIfAbsent(i, k -> new ArrayList<>())
+                Money cost = s.settle().outcome().cost();
+                spent += cost.nanos();
+                ledger.softLimitEvent(tx, e.getKey(), s.taken(), cost, c.limit(), spent, c.hard())
+                        .ifPresent(ev -> events.computeIfAbsent(s.index(), k -> new ArrayList<>())
                                 .add(ev));
             }
         }
-        for (int i : settles) {
+        for (Settling s : settling) {
+            List<LedgerEvent> own = events.computeIfAbsent(s.index(), k -> new ArrayList<>());
+            ledger.costAboveReservationEvent(tx, s.taken(), s.settle().outcome().cost())
+                    .ifPresent(own::add);
+            results[s.index()] = new Settlement.Settled(own);
+        }
+        for (int i : recovered) {
             Settle s = settleOf(works, i);
-            Opened o = open.get(s.reservation().value());
-            if (o == null) {
-                results[i] = ledger.alreadyRecovered(tx, s.reservation(), s.outcome());
-                continue;
-            }
-            List<LedgerEvent> own = events.computeIfAbsent(i, k -> new ArrayList<>());
-            ledger.costAboveReservationEvent(tx, o.taken(), s.outcome().cost()).ifPresent(own::add);
-            results[i] = new Settlement.Settled(own);
+            results[i] = ledger.alreadyRecovered(tx, s.reservation(), s.outcome());
         }
     }
 
@@ -234,7 +245,7 @@ final class PostgresBatch implements Database.Combiner {
     }
 
     /** Takes the reservations of {@code ids} that are still open, with their windows (in {@link WindowKey#ORDER}). */
-    private static Map<String, Opened> take(Database.Tx tx, List<String> ids) throws SQLException {
+    private static Map<String, JdbcLedger.Taken> take(Database.Tx tx, List<String> ids) throws SQLException {
         PreparedStatement ps = tx.prepare(TAKE);
         Array idArray = tx.connection().createArrayOf("text", ids.toArray());
         ps.setArray(1, idArray);
@@ -254,21 +265,26 @@ final class PostgresBatch implements Database.Combiner {
                 }
             }
         }
-        Map<String, Opened> open = new HashMap<>();
+        Map<String, JdbcLedger.Taken> open = new HashMap<>();
         for (Map.Entry<String, JdbcLedger.Taken> e : taken.entrySet()) {
             List<WindowKey> w = Objects.requireNonNull(windows.get(e.getKey()));
             w.sort(WindowKey.ORDER);
-            open.put(e.getKey(), new Opened(e.getValue(), List.copyOf(w)));
+            open.put(
+                    e.getKey(),
+                    new JdbcLedger.Taken(e.getValue().call(), e.getValue().amount(), List.copyOf(w)));
         }
         return open;
     }
 
     /** Locks every existing window the batch's settlements and reservations touch, in {@link WindowKey#ORDER}. */
     private static void lock(
-            Database.Tx tx, Map<String, Opened> open, List<Database.Combinable<?>> works, List<Integer> reserves)
+            Database.Tx tx,
+            Collection<JdbcLedger.Taken> open,
+            List<Database.Combinable<?>> works,
+            List<Integer> reserves)
             throws SQLException {
-        Set<WindowKey> keys = new java.util.TreeSet<>(WindowKey.ORDER);
-        open.values().forEach(o -> keys.addAll(o.windows()));
+        Set<WindowKey> keys = new TreeSet<>(WindowKey.ORDER);
+        open.forEach(t -> keys.addAll(t.windows()));
         for (int i : reserves) {
             reserveOf(works, i).ordered().forEach(b -> keys.add(WindowKey.of(b)));
         }

@@ -152,7 +152,7 @@ class GroupCommitTest {
 
     /** Waits (at most 10 s) until {@code n} writes wait in the writer's queue. */
     private void awaitQueued(int n) throws Exception {
-        await(() -> queued() >= n, () -> "expected " + n + " queued writes, got " + queued());
+        Polling.await(() -> queued() >= n, () -> "expected " + n + " queued writes, got " + queued());
     }
 
     /** Waits (at most 10 s) until {@code n} writes are queued and the writer waits for the connection lock. */
@@ -160,33 +160,10 @@ class GroupCommitTest {
         var field = GroupCommit.class.getDeclaredField("connection");
         field.setAccessible(true);
         var lock = (java.util.concurrent.locks.ReentrantLock) field.get(commits);
-        await(
+        Polling.await(
                 () -> queued() == n && lock.getQueueLength() == 1,
                 () -> "expected " + n + " queued writes and the writer waiting, got " + queued() + " and "
                         + lock.getQueueLength());
-    }
-
-    /** A condition polled by {@link #await}; may read private state reflectively. */
-    @FunctionalInterface
-    private interface Condition {
-        boolean holds() throws Exception;
-    }
-
-    /** A failure message for {@link #await}. */
-    @FunctionalInterface
-    private interface Message {
-        String text() throws Exception;
-    }
-
-    /** Polls {@code condition} every millisecond for at most 10 s; fails with {@code message} if it never holds. */
-    private static void await(Condition condition, Message message) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.holds()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(message.text());
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-        }
     }
 
     private int queued() throws Exception {
@@ -384,7 +361,7 @@ class GroupCommitTest {
 
     /** Waits (at most 10 s) until a caller would run its own transaction. */
     private void awaitQuiet() throws Exception {
-        await(commits::quiet, () -> "the connection never became quiet");
+        Polling.await(commits::quiet, () -> "the connection never became quiet");
     }
 
     /** Replaces the test's group commit with one whose callers run their own transactions when it is quiet. */

@@ -283,10 +283,6 @@ class PostgresLedgerIT extends LedgerContract {
         var queue = GroupCommit.class.getDeclaredField("queue");
         queue.setAccessible(true);
         var q = (java.util.Collection<?>) queue.get(writes.get(db));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (q.size() < n) {
-            assertThat(System.nanoTime()).as("%d writes queued", n).isLessThan(deadline);
-            Thread.sleep(1);
-        }
+        Polling.await(() -> q.size() >= n, () -> "expected " + n + " queued writes, got " + q.size());
     }
 }
