@@ -171,6 +171,36 @@ final class GroupCommit implements AutoCloseable {
         return pending.await();
     }
 
+    /** Something to run on another connection to the same database while no write of this process runs. */
+    @FunctionalInterface
+    interface Exclusive<T> {
+        T run() throws SQLException;
+    }
+
+    /**
+     * Runs {@code action} on the calling thread while holding the connection lock, outside any transaction: no
+     * write of this process runs meanwhile, and callers that arrive queue for the writer (a virtual thread parks on
+     * its future, leaving its carrier free) instead of running their own transaction.
+     *
+     * <p>Why: SQLite makes a writer wait for a lock another connection holds inside the writer's JNI call (its busy
+     * handler sleeps 1, 2, 5, 10 ms between tries). On a virtual thread that pins the carrier, and on one core the
+     * whole process stops: no request is read, no upstream answer handled. Measured (docs/benchmarks.md, Gateway
+     * overhead, fifteenth round): a caller's own transaction that met the checkpoint thread's RESTART slept 1 + 2 +
+     * 5 ms on the gateway's only carrier, and every request of those 9 ms waited. Taking this lock first makes our
+     * own writers wait in Java instead, and only for as long as the action runs.
+     */
+    <T> T exclusively(Exclusive<T> action) throws SQLException {
+        if (Thread.currentThread() == writer || connection.isHeldByCurrentThread()) {
+            throw new IllegalStateException("an exclusive section inside a ledger write would wait for itself");
+        }
+        connection.lock();
+        try {
+            return action.run();
+        } finally {
+            connection.unlock();
+        }
+    }
+
     /** Notes a write's arrival in the average time between writes; returns whether the connection is quiet. */
     @SuppressWarnings("NonAtomicVolatileUpdate") // an estimate: racing callers may lose one another's update
     private boolean arrivedQuiet() {

@@ -33,9 +33,10 @@ import org.sqlite.SQLiteException;
  * through a third connection, not inside a caller's commit: SQLite's automatic checkpoint would otherwise stall
  * every few hundred calls for as long as the fsync takes. Each round is a PASSIVE checkpoint, which copies
  * without blocking the writer; once the WAL is longer than {@link #RESTART_AFTER_FRAMES}, a RESTART follows, which
- * copies only what was committed meanwhile and makes the next commit write the WAL from its start again. PASSIVE alone never let the WAL start over while commits kept
- * coming (measured: 35 MB/s of WAL growth at 1,000 calls/s, without bound), and appending to an ever longer file
- * costs the kernel a fresh zeroed block on every frame.
+ * copies only what was committed meanwhile and makes the next commit write the WAL from its start again, while
+ * this process's writes wait for it in Java ({@link #restartWal}). PASSIVE alone never let the WAL start over while
+ * commits kept coming (measured: 35 MB/s of WAL growth at 1,000 calls/s, without bound), and appending to an ever
+ * longer file costs the kernel a fresh zeroed block on every frame.
  */
 final class SqliteDatabase implements Database {
     private final Path file;
@@ -51,6 +52,9 @@ final class SqliteDatabase implements Database {
     private long lastDataVersion = -1;
     private final BudgetBook book = new BudgetBook(BudgetBook.MAX_WINDOWS);
     private final Connection checkpointer;
+    /** Held while the checkpointer connection is in use: one checkpoint at a time, whoever asks for it. */
+    private final ReentrantLock checkpointing = new ReentrantLock();
+
     private final Thread checkpoints;
     private volatile boolean closed;
     private final AtomicLong restarts = new AtomicLong();
@@ -234,22 +238,7 @@ final class SqliteDatabase implements Database {
         while (!closed) {
             try {
                 Thread.sleep(CHECKPOINT_INTERVAL_MS);
-                try (Statement s = checkpointer.createStatement()) {
-                    // PASSIVE never waits for (or blocks) the writer: it does the bulk of the copying and the fsync
-                    int frames;
-                    try (ResultSet rs = s.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
-                        frames = rs.next() ? rs.getInt(2) : 0;
-                    }
-                    // RESTART holds the writer back while it copies (and fsyncs) what was committed since: worth it
-                    // only once the WAL is long, so that stall comes about once a second at 1,000 calls/s
-                    if (frames >= RESTART_AFTER_FRAMES) {
-                        try (ResultSet rs = s.executeQuery("PRAGMA wal_checkpoint(RESTART)")) {
-                            if (rs.next() && rs.getInt(1) == 0) {
-                                restarts.incrementAndGet();
-                            }
-                        }
-                    }
-                }
+                checkpointRound();
             } catch (InterruptedException e) {
                 return;
             } catch (SQLException e) {
@@ -259,6 +248,49 @@ final class SqliteDatabase implements Database {
                             .log(System.Logger.Level.WARNING, "SQLite checkpoint of " + file + " failed", e);
                 }
             }
+        }
+    }
+
+    /** One round of the checkpoint thread: PASSIVE, then RESTART if the WAL has grown long. */
+    private void checkpointRound() throws SQLException {
+        checkpointing.lock();
+        try (Statement s = checkpointer.createStatement()) {
+            // PASSIVE never waits for (or blocks) the writer: it does the bulk of the copying and the fsync
+            int frames;
+            try (ResultSet rs = s.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
+                frames = rs.next() ? rs.getInt(2) : 0;
+            }
+            // RESTART holds the writer back while it copies (and fsyncs) what was committed since: worth it only
+            // once the WAL is long, so that stall comes about once a second at 1,000 calls/s
+            if (frames >= RESTART_AFTER_FRAMES) {
+                restartWal();
+            }
+        } finally {
+            checkpointing.unlock();
+        }
+    }
+
+    /**
+     * Copies what is left of the WAL into the database file and makes the next commit write the WAL from its start
+     * (RESTART); returns whether it did (not if a reader was still using the WAL). Runs while no write of this
+     * process does ({@link GroupCommit#exclusively}): RESTART holds SQLite's write lock through its fsyncs, and a
+     * writer of ours meeting that lock would sleep in SQLite's busy handler, pinning its carrier.
+     */
+    boolean restartWal() throws SQLException {
+        checkpointing.lock();
+        try {
+            boolean restarted = writes.exclusively(() -> {
+                try (Statement s = checkpointer.createStatement();
+                        ResultSet rs = s.executeQuery("PRAGMA wal_checkpoint(RESTART)")) {
+                    return rs.next() && rs.getInt(1) == 0;
+                }
+            });
+            if (restarted) {
+                restarts.incrementAndGet();
+            }
+            return restarted;
+        } finally {
+            checkpointing.unlock();
         }
     }
 

@@ -446,6 +446,44 @@ class GroupCommitTest {
     }
 
     @Test
+    void aWriteArrivingDuringAnExclusiveSectionQueuesForTheWriterAndCommitsWhenItEnds() throws Exception {
+        runOnCallerWhenQuiet();
+        awaitQuiet();
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<String> section = pool.submit(() -> commits.exclusively(() -> {
+                inside.countDown();
+                awaitUninterruptibly(release);
+                return "done";
+            }));
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            // the connection was quiet a moment ago: without the section this caller would run its own transaction
+            Future<Long> write = pool.submit(() -> commits.write(GroupCommitTest::increment));
+            // the writer has taken it from the queue and waits for the connection
+            awaitQueuedWithWriterWaiting(0);
+            assertThat(write).isNotDone();
+            assertThat(counter()).isZero();
+
+            release.countDown();
+
+            assertThat(section.get(10, TimeUnit.SECONDS)).isEqualTo("done");
+            assertThat(write.get(10, TimeUnit.SECONDS)).isZero();
+        }
+        assertThat(counter()).isEqualTo(1);
+        assertThat(commits.stats())
+                .as("committed by the writer, not on the caller")
+                .isEqualTo(new WriteStats(1, 1, 0));
+    }
+
+    @Test
+    void anExclusiveSectionInsideAWriteIsRefusedInsteadOfWaitingForItself() {
+        assertThatThrownBy(() -> commits.write(tx -> commits.exclusively(() -> "never")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("would wait for itself");
+    }
+
+    @Test
     void withoutTheOptionEveryTransactionRunsOnTheWriter() throws Exception {
         awaitQuiet();
         assertThat(commits.write(GroupCommitTest::incrementOn)).isEqualTo("test-writer");

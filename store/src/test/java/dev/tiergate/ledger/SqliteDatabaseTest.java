@@ -17,11 +17,14 @@ import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sqlite.SQLiteErrorCode;
@@ -62,6 +65,72 @@ class SqliteDatabaseTest {
                     .as("frames in the WAL after %d pairs", pairs)
                     .isLessThan(pairs);
         }
+    }
+
+    /**
+     * A RESTART checkpoint holds SQLite's write lock through its fsyncs; a writer of this process that met it would
+     * wait inside its JNI call, in SQLite's busy handler (sleeps of 1, 2, 5 ms...), pinning its virtual thread's
+     * carrier. So the restart waits for this process's writes to let it in, and they wait in Java for it.
+     */
+    @Test
+    void aWalRestartWaitsForTheWriteInProgressInsteadOfFailingOrMakingItWaitInsideSqlite() throws Exception {
+        Path file = dir.resolve("restart.db");
+        SqliteDatabase db = SqliteDatabase.open(file);
+        try (Ledger ledger = new JdbcLedger(db, "gw-1", new TestClock(T0));
+                ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            pair(ledger, "r-0");
+            CountDownLatch inside = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            // a write transaction in progress: SQLite's write lock is held by the writer's connection
+            Future<Integer> write = pool.submit(() -> db.write(tx -> {
+                inside.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                return tx.prepare("DELETE FROM ledger WHERE request_id = 'none'")
+                        .executeUpdate();
+            }));
+            assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<Boolean> restart = new CompletableFuture<>();
+            Thread restarter;
+            try {
+                restarter = Thread.ofPlatform().start(() -> {
+                    try {
+                        restart.complete(db.restartWal());
+                    } catch (SQLException | RuntimeException e) {
+                        restart.completeExceptionally(e);
+                    }
+                });
+                // the checkpointer never waits inside SQLite (busy_timeout 0): had it gone ahead, it would have
+                // found the write lock taken and given up at once
+                Polling.await(
+                        () -> restart.isDone() || connectionLock(db).hasQueuedThread(restarter),
+                        () -> "the restart neither finished nor waited for the connection");
+                assertThat(restart)
+                        .as("a restart that did not wait for the write in progress")
+                        .isNotDone();
+            } finally {
+                release.countDown();
+            }
+
+            assertThat(write.get(10, TimeUnit.SECONDS)).isZero();
+            assertThat(restart.get(10, TimeUnit.SECONDS))
+                    .as("the WAL started over")
+                    .isTrue();
+            assertThat(db.walRestarts()).isGreaterThanOrEqualTo(1);
+            restarter.join();
+        }
+    }
+
+    /** The group commit's connection lock, held by whoever runs a write transaction. */
+    private static ReentrantLock connectionLock(SqliteDatabase db) throws Exception {
+        var writes = SqliteDatabase.class.getDeclaredField("writes");
+        writes.setAccessible(true);
+        var connection = GroupCommit.class.getDeclaredField("connection");
+        connection.setAccessible(true);
+        return (ReentrantLock) connection.get(writes.get(db));
     }
 
     /** How many frames the WAL holds now (the "log" column of a checkpoint, which then copies nothing new). */
