@@ -128,6 +128,8 @@ for await (const line of rl) {
   }
 }
 
+/** The longest of [from, to, ...] stretches, or undefined. */
+const longest = (stretches) => stretches.reduce((a, b) => (!a || b[1] - b[0] > a[1] - a[0] ? b : a), undefined);
 const name = (comm) => comm.replace(/(-\d+)+-?$/, '').replace(/\/\d+$/, '');
 const busyStep = (ns) => BUSY_STEPS_MS.some((ms) => Math.abs(ns / 1e6 - ms) < 0.15);
 const causes = new Map();
@@ -151,10 +153,9 @@ for (const e of episodes) {
   const idle = (share.get('idle') ?? 0) / span;
   const busy = timedSleeps.filter(([s, t, , comm]) => s < e.to && t > e.from && comm.startsWith('ForkJoinPool')
     && busyStep(t - s));
-  const d = dWaits.filter(([s, t]) => s < e.to && t > e.from && t - s > 2e5)
-    .sort((a, b) => (b[1] - b[0]) - (a[1] - a[0]))[0];
+  const d = longest(dWaits.filter(([s, t]) => s < e.to && t > e.from && t - s > 2e5));
   // the slowest start of a gateway thread woken while its CPU was idle: an idle vCPU that the host ran late
-  const wake = lateWakes.filter(([w, r]) => w < e.to && r > e.from).sort((a, b) => (b[1] - b[0]) - (a[1] - a[0]))[0];
+  const wake = longest(lateWakes.filter(([w, r]) => w < e.to && r > e.from));
   const wakeNs = wake ? wake[1] - wake[0] : 0;
   let cause;
   if (busy.length > 0) cause = 'a carrier asleep in steps of SQLite\'s busy handler (a JNI call waiting for a lock)';
