@@ -259,6 +259,8 @@ final class GatewayMetrics {
      * The ledger's writes: {@code tiergate_ledger_transactions_total} (commits) and {@code
      * tiergate_ledger_writes_total{ran_on}} ({@code writer}: through the group-commit writer thread; {@code
      * caller}: on the caller's own thread, SQLite at light load). Writes per transaction is the average batch.
+     * {@code tiergate_ledger_write_holds_total} and {@code tiergate_ledger_write_held_seconds_total}: how often and
+     * how long every write waited for SQLite's WAL restart (a few ms every few seconds under sustained load).
      */
     void ledger(Ledger ledger) {
         FunctionCounter.builder(
@@ -278,6 +280,20 @@ final class GatewayMetrics {
                         "tiergate.ledger.writes", ledger, l -> l.writeStats().writesOnCaller())
                 .description("Ledger writes (reserve, settle, ...) committed, by the thread that ran them")
                 .tags("ran_on", "caller")
+                .register(registry);
+        FunctionCounter.builder(
+                        "tiergate.ledger.write_holds",
+                        ledger,
+                        l -> l.writeStats().holds())
+                .description("Times every ledger write was held back while the file was worked on alone"
+                        + " (SQLite's WAL restart); a reservation that met one waited for it")
+                .register(registry);
+        FunctionCounter.builder(
+                        "tiergate.ledger.write_held",
+                        ledger,
+                        l -> l.writeStats().heldNanos() / 1e9)
+                .description("How long ledger writes were held back in all (see tiergate_ledger_write_holds)")
+                .baseUnit("seconds")
                 .register(registry);
     }
 

@@ -115,6 +115,8 @@ final class GroupCommit implements AutoCloseable {
     private volatile long batches; // written under the connection lock
     private volatile long works; // written under the connection lock
     private volatile long worksOnCaller; // written under the connection lock
+    private volatile long holds; // written under the connection lock
+    private volatile long heldNanos; // written under the connection lock
     // Moving averages (weight 1/8) of the time between writes arriving and of a transaction's duration. The first
     // is updated by callers without a lock: a lost update only makes the estimate a little staler.
     private final AtomicLong lastArrivalNanos = new AtomicLong(System.nanoTime() - MAX_GAP_NANOS);
@@ -194,11 +196,19 @@ final class GroupCommit implements AutoCloseable {
             throw new IllegalStateException("an exclusive section inside a ledger write would wait for itself");
         }
         connection.lock();
+        long start = System.nanoTime();
         try {
             return action.run();
         } finally {
+            countHold(System.nanoTime() - start);
             connection.unlock();
         }
+    }
+
+    @SuppressWarnings("NonAtomicVolatileUpdate") // only the holder of the connection lock writes them
+    private void countHold(long nanos) {
+        holds++;
+        heldNanos += nanos;
     }
 
     /** Notes a write's arrival in the average time between writes; returns whether the connection is quiet. */
@@ -262,9 +272,9 @@ final class GroupCommit implements AutoCloseable {
         worksOnCaller++;
     }
 
-    /** What has been committed so far, and how much of it ran on callers' threads. */
+    /** What has been committed so far, how much of it ran on callers' threads, and how long writes were held. */
     WriteStats stats() {
-        return new WriteStats(batches, works, worksOnCaller);
+        return new WriteStats(batches, works, worksOnCaller, holds, heldNanos);
     }
 
     private void loop() {

@@ -385,7 +385,7 @@ class GroupCommitTest {
             assertThat(commits.write(GroupCommitTest::incrementOn)).isEqualTo(caller);
         }
         assertThat(counter()).isEqualTo(3);
-        assertThat(commits.stats()).isEqualTo(new WriteStats(3, 3, 3));
+        assertThat(commits.stats()).isEqualTo(new WriteStats(3, 3, 3, 0, 0));
     }
 
     @Test
@@ -403,7 +403,7 @@ class GroupCommitTest {
                         .isTrue();
             }
         }
-        assertThat(commits.stats()).isEqualTo(new WriteStats(3, 3, 3));
+        assertThat(commits.stats()).isEqualTo(new WriteStats(3, 3, 3, 0, 0));
     }
 
     /**
@@ -451,6 +451,7 @@ class GroupCommitTest {
         awaitQuiet();
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
+        long heldAtLeast;
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Future<String> section = pool.submit(() -> commits.exclusively(() -> {
                 inside.countDown();
@@ -458,6 +459,7 @@ class GroupCommitTest {
                 return "done";
             }));
             assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
+            long heldFrom = System.nanoTime(); // the section began before this
             // the connection was quiet a moment ago: without the section this caller would run its own transaction
             Future<Long> write = pool.submit(() -> commits.write(GroupCommitTest::increment));
             // the writer has taken it from the queue and waits for the connection
@@ -465,15 +467,18 @@ class GroupCommitTest {
             assertThat(write).isNotDone();
             assertThat(counter()).isZero();
 
+            heldAtLeast = System.nanoTime() - heldFrom; // and ends after this
             release.countDown();
 
             assertThat(section.get(10, TimeUnit.SECONDS)).isEqualTo("done");
             assertThat(write.get(10, TimeUnit.SECONDS)).isZero();
         }
         assertThat(counter()).isEqualTo(1);
-        assertThat(commits.stats())
+        WriteStats stats = commits.stats();
+        assertThat(stats)
                 .as("committed by the writer, not on the caller")
-                .isEqualTo(new WriteStats(1, 1, 0));
+                .isEqualTo(new WriteStats(1, 1, 0, 1, stats.heldNanos()));
+        assertThat(stats.heldNanos()).as("the hold's length").isGreaterThanOrEqualTo(heldAtLeast);
     }
 
     @Test
@@ -481,13 +486,14 @@ class GroupCommitTest {
         assertThatThrownBy(() -> commits.write(tx -> commits.exclusively(() -> "never")))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("would wait for itself");
+        assertThat(commits.stats().holds()).as("a refused section held nothing").isZero();
     }
 
     @Test
     void withoutTheOptionEveryTransactionRunsOnTheWriter() throws Exception {
         awaitQuiet();
         assertThat(commits.write(GroupCommitTest::incrementOn)).isEqualTo("test-writer");
-        assertThat(commits.stats()).isEqualTo(new WriteStats(1, 1, 0));
+        assertThat(commits.stats()).isEqualTo(new WriteStats(1, 1, 0, 0, 0));
     }
 
     @Test
@@ -514,7 +520,7 @@ class GroupCommitTest {
         }
         assertThat(counter()).isEqualTo(4);
         // the caller's own, then the three queued behind it in one batch
-        assertThat(commits.stats()).isEqualTo(new WriteStats(2, 4, 1));
+        assertThat(commits.stats()).isEqualTo(new WriteStats(2, 4, 1, 0, 0));
     }
 
     @Test

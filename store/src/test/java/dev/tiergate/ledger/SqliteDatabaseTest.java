@@ -59,6 +59,10 @@ class SqliteDatabaseTest {
                 pair(ledger, "r-" + pairs++);
             }
             assertThat(db.walRestarts()).as("WAL restarts within two minutes").isGreaterThanOrEqualTo(2);
+            // each restart held this process's writes back, and the ledger says so (tiergate_ledger_write_holds)
+            WriteStats stats = db.writeStats();
+            assertThat(stats.holds()).isGreaterThanOrEqualTo(db.walRestarts());
+            assertThat(stats.heldNanos()).isPositive();
             // every pair commits twice, so at least 2 x pairs frames were appended in all; a WAL that never
             // starts over still holds every one of them, one that does holds only those since the last restart
             assertThat(walFrames(file))
