@@ -12,6 +12,7 @@ import dev.tiergate.ledger.PostgresSettings;
 import dev.tiergate.ledger.RequestIds;
 import dev.tiergate.ledger.Settlement;
 import dev.tiergate.ledger.SpendGroup;
+import dev.tiergate.ledger.WriteStats;
 import dev.tiergate.pricing.Money;
 import dev.tiergate.pricing.Usage;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
@@ -136,6 +137,7 @@ public final class LedgerLoad {
                     sequential ? rate * seconds : seconds,
                     sequential ? "pairs" : "s");
             long cpu0 = processCpuNanos();
+            WriteStats writes0 = ledger.writeStats();
             long from = System.nanoTime();
             HostProbe probe = o.containsKey("host-probe") && !sequential
                     ? HostProbe.start(Runtime.getRuntime().availableProcessors())
@@ -168,6 +170,7 @@ public final class LedgerLoad {
             System.out.println("latency from scheduled start (incl. queueing): " + percentiles(run.fromSchedule()));
             System.out.println("latency from actual start (service time):     " + percentiles(run.service()));
             System.out.println("scheduler lateness (driver, not ledger):      " + percentiles(run.lateness()));
+            System.out.println(describeWrites(writes0, ledger.writeStats()));
             if (probe != null) {
                 List<HostProbe.Window> windows = probe.slowWindows();
                 System.out.println(probe.describe(windows, from, to));
@@ -333,6 +336,24 @@ public final class LedgerLoad {
     }
 
     /** No lost rows, nothing left reserved, and each budget's spend equals pairs x cost. */
+    /** The measured part's commits, and how often and how long every write waited for a WAL restart. */
+    private static String describeWrites(WriteStats before, WriteStats after) {
+        long transactions = after.transactions() - before.transactions();
+        long writes = after.writes() - before.writes();
+        long holds = after.holds() - before.holds();
+        double heldMs = (after.heldNanos() - before.heldNanos()) / 1e6;
+        return String.format(
+                Locale.ROOT,
+                "writes %d in %d transactions (%d on the caller's thread); writes held back for a WAL restart %d"
+                        + " times, %.1f ms in all%s",
+                writes,
+                transactions,
+                after.writesOnCaller() - before.writesOnCaller(),
+                holds,
+                heldMs,
+                holds == 0 ? "" : String.format(Locale.ROOT, " (%.2f ms each)", heldMs / holds));
+    }
+
     private static void audit(Ledger ledger, List<AppliedBudget> budgets, Instant since, long pairs) {
         long rows = 0;
         for (SpendGroup g : ledger.spend(GroupBy.KEY, since)) {
