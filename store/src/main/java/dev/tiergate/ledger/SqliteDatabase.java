@@ -261,7 +261,9 @@ final class SqliteDatabase implements Database {
                 frames = rs.next() ? rs.getInt(2) : 0;
             }
             // RESTART holds the writer back while it copies (and fsyncs) what was committed since: worth it only
-            // once the WAL is long, so that stall comes about once a second at 1,000 calls/s
+            // once the WAL is long. Measured at 1,000 calls/s (docs/benchmarks.md, Gateway overhead, sixteenth
+            // round): a hold of 5-7 ms every 3 s, most of it the two fsyncs; a WAL four times longer held a quarter
+            // as often but twice as long each time, with no fewer slow calls
             if (frames >= RESTART_AFTER_FRAMES) {
                 restartWal();
             }
