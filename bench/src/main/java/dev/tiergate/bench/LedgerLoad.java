@@ -335,7 +335,6 @@ public final class LedgerLoad {
                 new AppliedBudget("extraction-monthly", "", Window.MONTH, month, nextMonth, LIMIT, true, false));
     }
 
-    /** No lost rows, nothing left reserved, and each budget's spend equals pairs x cost. */
     /** The measured part's commits, and how often and how long every write waited for a WAL restart. */
     private static String describeWrites(WriteStats before, WriteStats after) {
         long transactions = after.transactions() - before.transactions();
@@ -354,6 +353,7 @@ public final class LedgerLoad {
                 holds == 0 ? "" : String.format(Locale.ROOT, " (%.2f ms each)", heldMs / holds));
     }
 
+    /** No lost rows, nothing left reserved, and each budget's spend equals pairs x cost. */
     private static void audit(Ledger ledger, List<AppliedBudget> budgets, Instant since, long pairs) {
         long rows = 0;
         for (SpendGroup g : ledger.spend(GroupBy.KEY, since)) {
