@@ -13,11 +13,13 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -48,6 +50,11 @@ class GroupCommitTest {
 
     /** Group commit on the test connection; {@code runOnCallerWhenQuiet} as in production on SQLite. */
     private GroupCommit newCommits(boolean runOnCallerWhenQuiet) {
+        return newCommits(runOnCallerWhenQuiet, Thread::yield);
+    }
+
+    /** The same, with {@code beforeGathering} run by the woken writer before it gathers its batch. */
+    private GroupCommit newCommits(boolean runOnCallerWhenQuiet, Runnable beforeGathering) {
         Database.Tx tx = new Database.Tx(connection, new HashMap<>());
         return new GroupCommit(
                 "test-writer",
@@ -65,7 +72,8 @@ class GroupCommitTest {
                 },
                 e -> new LedgerException("test db: " + e.getMessage(), e),
                 e -> false,
-                runOnCallerWhenQuiet);
+                runOnCallerWhenQuiet,
+                beforeGathering);
     }
 
     @AfterEach
@@ -117,6 +125,88 @@ class GroupCommitTest {
         assertThat(commits.stats().writes()).isEqualTo(51);
         // the first alone, the 50 queued behind it in one transaction
         assertThat(commits.stats().transactions()).isEqualTo(2);
+    }
+
+    @Test
+    void writesQueuedWhileTheWokenWriterLetsOthersRunJoinItsBatch() throws Exception {
+        commits.close();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            // stands in for the carrier that the writer's yield lets run: it queues three more writes
+            CompanyOnYield company = new CompanyOnYield(pool, 3);
+            commits = newCommits(false, company);
+            List<Long> seen = new ArrayList<>(List.of(commits.write(GroupCommitTest::increment)));
+            seen.addAll(company.results());
+            assertThat(seen).containsExactlyInAnyOrderElementsOf(range(4));
+        }
+        // the write that woke the writer did not commit alone: the three queued while it yielded joined it
+        assertThat(commits.stats().transactions()).isEqualTo(1);
+        assertThat(commits.stats().writes()).isEqualTo(4);
+    }
+
+    @Test
+    void aWriterWhoseYieldsFindCompanyKeepsYielding() throws Exception {
+        commits.close();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            CompanyOnYield company = new CompanyOnYield(pool, 1);
+            commits = newCommits(false, company);
+            for (int i = 0; i < 5; i++) {
+                commits.write(GroupCommitTest::increment);
+            }
+            assertThat(company.results()).hasSize(5);
+        }
+        // every wake-up yielded (the first as a probe, the rest because the yields before had found company), and
+        // each write that woke the writer shared its commit with the one queued meanwhile
+        assertThat(commits.stats().transactions()).isEqualTo(5);
+        assertThat(counter()).isEqualTo(10);
+    }
+
+    @Test
+    void aWriterWhoseYieldsFindNoCompanyYieldsOnlyToProbe() throws Exception {
+        commits.close();
+        AtomicInteger yields = new AtomicInteger();
+        commits = newCommits(false, yields::incrementAndGet);
+        for (int i = 0; i < 2 * GroupCommit.PROBE_EVERY; i++) {
+            commits.write(GroupCommitTest::increment);
+        }
+        // one write at a time: nothing ever queued during a yield, so only the first of every PROBE_EVERY
+        // wake-ups yielded
+        assertThat(commits.stats().transactions()).isEqualTo(2L * GroupCommit.PROBE_EVERY);
+        assertThat(yields).hasValue(2);
+    }
+
+    /**
+     * Run by the woken writer instead of a yield: queues {@code each} increments from other threads and waits until
+     * they wait in the writer's queue, as a carrier let run would.
+     */
+    private final class CompanyOnYield implements Runnable {
+        private final ExecutorService pool;
+        private final int each;
+        private final List<Future<Long>> queued = new CopyOnWriteArrayList<>();
+
+        CompanyOnYield(ExecutorService pool, int each) {
+            this.pool = pool;
+            this.each = each;
+        }
+
+        @Override
+        public void run() {
+            for (int i = 0; i < each; i++) {
+                queued.add(pool.submit(() -> commits.write(GroupCommitTest::increment)));
+            }
+            try {
+                awaitQueued(each);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        List<Long> results() throws Exception {
+            List<Long> out = new ArrayList<>();
+            for (Future<Long> f : queued) {
+                out.add(f.get());
+            }
+            return out;
+        }
     }
 
     /** A write holding the writer thread inside its transaction until {@code release} opens. */
