@@ -44,8 +44,8 @@ import org.jspecify.annotations.Nullable;
  * lets the carrier queue the writes of the requests it has in hand first. Measured (docs/benchmarks.md, Gateway
  * overhead, seventeenth round): 14-18 writes per transaction at saturation, less CPU per request in every
  * alternated pair, a p99 half as long; on PostgreSQL 40% more pairs per second from two instances. The yield
- * is kept only while it pays ({@link #letOthersQueueFirst}). Where nothing else is ready to run it returns at once.
- * Its cost: at 1000 calls/s the p99 rose by about 0.7 ms, from the bursts after a stall (see that method).
+ * is kept only under load and while it pays ({@link #letOthersQueueFirst}). Where nothing else is ready to run it
+ * returns at once.
  *
  * <p>Quiet connections, optionally ({@code runOnCallerWhenQuiet}): a hand-off to the writer and back costs two
  * thread wake-ups (measured at about 33 µs per transaction on SQLite), which at light load is as much as the
@@ -87,6 +87,9 @@ final class GroupCommit implements AutoCloseable {
 
     private static final int PAYOFF_SCALE = 256;
 
+    /** The scale of {@link #callerShare}: at half of it or more, the writer does not yield (light load). */
+    static final int CALLER_SHARE_SCALE = 1 << 16;
+
     /** Callers keep yielding while at least about one recent yield in eight found company. */
     private static final int PAYOFF_TO_KEEP_YIELDING = PAYOFF_SCALE / 8;
 
@@ -121,6 +124,9 @@ final class GroupCommit implements AutoCloseable {
     private volatile int yieldPayoff;
 
     private final Runnable beforeGathering;
+    /** Out of {@link #CALLER_SHARE_SCALE}: moving average (weight 1/128 per write) of the writes run by their caller. */
+    private volatile int callerShare; // written under the connection lock
+
     /** Like {@link #yieldPayoff}, for the writer's own yield before it gathers a batch; the writer's only. */
     private int writerYieldPayoff;
     /** The writer's wake-ups, counted to yield on every {@link #PROBE_EVERY}-th when unsure; the writer's only. */
@@ -298,6 +304,13 @@ final class GroupCommit implements AutoCloseable {
     @SuppressWarnings("NonAtomicVolatileUpdate") // only the holder of the connection lock writes it
     private void countOnCaller() {
         worksOnCaller++;
+        callerShare += (CALLER_SHARE_SCALE - callerShare) >> 7;
+    }
+
+    /** Counts {@code n} writes the writer thread ran in the share of writes run by their callers; under the lock. */
+    @SuppressWarnings("NonAtomicVolatileUpdate") // only the holder of the connection lock writes it
+    private void countOnWriter(int n) {
+        callerShare -= (int) (((long) callerShare * Math.min(n, 128)) >> 7);
     }
 
     /** What has been committed so far, how much of it ran on callers' threads, and how long writes were held. */
@@ -331,6 +344,7 @@ final class GroupCommit implements AutoCloseable {
                     }
                     batch.add(queue.remove());
                 }
+                countOnWriter(batch.size());
                 run(batch);
             } finally {
                 connection.unlock();
@@ -340,18 +354,23 @@ final class GroupCommit implements AutoCloseable {
     }
 
     /**
-     * The woken writer lets the threads ready to run on its CPU go first (see the class comment), while that pays:
-     * after each yield it looks whether writes were queued meanwhile, and keeps yielding while about one yield in
-     * eight or more found some; otherwise it yields on one wake-up in {@link #PROBE_EVERY} only, to notice rising
-     * load. Why not always: at light load on one core, a yield that finds the carrier busy with another request's
-     * work holds the write back until that work parks, with nothing to batch it with.
+     * The woken writer lets the threads ready to run on its CPU go first (see the class comment), under sustained
+     * load and while that pays.
      *
-     * <p>Known cost (seventeenth round): at 1000 calls/s the added p99 rose by 0.66 ms (standard error 0.31; always
-     * yielding, 0.97). There the writer is reached mostly in bursts after a stall, where its yields find company
-     * too, and the first calls of a burst then wait for the whole backlog's work before they commit. Keying the
-     * yield to sustained load (the share of writes that ran on their callers) instead is the next thing to try.
+     * <p>Under load: not while half or more of the recent writes ran on their callers' threads ({@link
+     * #callerShare}; 85-96% at 1000 calls/s, 0-7% at saturation). At light load the writer is reached in bursts,
+     * after a stall of the host or a WAL restart's hold, and there its yields find company too: the first calls of
+     * a burst then waited for the whole backlog's work before they committed (measured, seventeenth round: +0.66 ms
+     * of p99 at 1000/s, standard error 0.31, before this condition; +0.02, standard error 0.47, with it).
+     *
+     * <p>While it pays: after each yield the writer looks whether writes were queued meanwhile, and keeps yielding
+     * while about one yield in eight or more found some; otherwise it yields on one wake-up in {@link
+     * #PROBE_EVERY} only, to notice rising load.
      */
     private void letOthersQueueFirst() {
+        if (callerShare >= CALLER_SHARE_SCALE / 2) {
+            return;
+        }
         if (writerYieldPayoff < PAYOFF_TO_KEEP_YIELDING && (writerWakeUps++ & (PROBE_EVERY - 1)) != 0) {
             return;
         }

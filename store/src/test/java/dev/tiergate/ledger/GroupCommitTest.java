@@ -174,6 +174,56 @@ class GroupCommitTest {
         assertThat(yields).hasValue(2);
     }
 
+    @Test
+    void whileMostWritesRunOnTheirCallersTheWriterDoesNotYield() throws Exception {
+        commits.close();
+        AtomicInteger yields = new AtomicInteger();
+        commits = newCommits(true, yields::incrementAndGet);
+        // a write run by its caller raises the share of such writes
+        awaitQuiet();
+        assertThat(commits.write(GroupCommitTest::incrementOn))
+                .isEqualTo(Thread.currentThread().getName());
+        assertThat(callerShare()).isPositive();
+        // light load: half of the recent writes ran on their callers (set here: reaching it by paced writes would
+        // make the test depend on timing). A write that reaches the writer, as in a burst, is not yielded to
+        setCallerShare(GroupCommit.CALLER_SHARE_SCALE / 2);
+        assertThat(writeWhileTheConnectionIsHeld()).isEqualTo("test-writer");
+        assertThat(yields).hasValue(0);
+        // ... and lowers the share, so that under sustained load the writer's first wake-up probes again
+        assertThat(callerShare()).isLessThan(GroupCommit.CALLER_SHARE_SCALE / 2);
+        assertThat(writeWhileTheConnectionIsHeld()).isEqualTo("test-writer");
+        assertThat(yields).hasValue(1);
+        assertThat(counter()).isEqualTo(3);
+    }
+
+    /** A write that arrives while the connection is held, so that it reaches the writer thread; who ran it. */
+    private String writeWhileTheConnectionIsHeld() throws Exception {
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<String> write = commits.exclusively(() -> {
+                Future<String> f = pool.submit(() -> commits.write(GroupCommitTest::incrementOn));
+                try {
+                    awaitQueuedWithWriterWaiting(0);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+                return f;
+            });
+            return write.get();
+        }
+    }
+
+    private int callerShare() throws Exception {
+        var field = GroupCommit.class.getDeclaredField("callerShare");
+        field.setAccessible(true);
+        return field.getInt(commits);
+    }
+
+    private void setCallerShare(int share) throws Exception {
+        var field = GroupCommit.class.getDeclaredField("callerShare");
+        field.setAccessible(true);
+        field.setInt(commits, share);
+    }
+
     /**
      * Run by the woken writer instead of a yield: queues {@code each} increments from other threads and waits until
      * they wait in the writer's queue, as a carrier let run would.
