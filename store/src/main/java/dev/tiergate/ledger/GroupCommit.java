@@ -358,10 +358,10 @@ final class GroupCommit implements AutoCloseable {
      * load and while that pays.
      *
      * <p>Under load: not while half or more of the recent writes ran on their callers' threads ({@link
-     * #callerShare}; 85-96% at 1000 calls/s, 0-7% at saturation). At light load the writer is reached in bursts,
+     * #callerShare}; 85-97% at 1000 calls/s, 0-7% at saturation). At light load the writer is reached in bursts,
      * after a stall of the host or a WAL restart's hold, and there its yields find company too: the first calls of
-     * a burst then waited for the whole backlog's work before they committed (measured, seventeenth round: +0.66 ms
-     * of p99 at 1000/s, standard error 0.31, before this condition; +0.02, standard error 0.47, with it).
+     * a burst then waited for the whole backlog's work before they committed (measured, seventeenth round: +0.84 ms
+     * of p99 at 1000/s, standard error 0.33, before this condition; +0.02, standard error 0.47, with it).
      *
      * <p>While it pays: after each yield the writer looks whether writes were queued meanwhile, and keeps yielding
      * while about one yield in eight or more found some; otherwise it yields on one wake-up in {@link
