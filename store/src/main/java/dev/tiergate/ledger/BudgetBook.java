@@ -153,6 +153,33 @@ final class BudgetBook {
         return null;
     }
 
+    /** A window that refused more: its key, limit, spent and reserved as they stood. */
+    record Refusal(WindowKey key, long limit, long spent, long reserved) {}
+
+    /**
+     * Adds {@code extra} to what an open reservation holds on {@code keys} (its windows, all in the file), inside a
+     * write transaction, or nothing: the first hard window that cannot take it on top of its spent and reserved
+     * refuses. The caller must add {@code extra} to the reservation's row in the same transaction.
+     */
+    @Nullable
+    Refusal enlarge(Database.Tx tx, List<WindowKey> keys, long extra) throws SQLException {
+        List<Window> found = new ArrayList<>(keys.size());
+        for (WindowKey key : keys) {
+            Window w = window(tx, key);
+            if (!w.stored) {
+                throw new LedgerException("budget window " + key + " of an open reservation is missing");
+            }
+            if (w.hard && Math.addExact(Math.addExact(w.spent, w.reserved), extra) > w.limit) {
+                return new Refusal(key, w.limit, w.spent, w.reserved);
+            }
+            found.add(w);
+        }
+        for (Window w : found) {
+            w.reserved = Math.addExact(w.reserved, extra);
+        }
+        return null;
+    }
+
     /**
      * The limit of a stored window once {@code b} is applied to it, as the upsert in {@link JdbcLedger} computes it:
      * a requested run cap replaces a config limit, or a higher requested cap; a config limit replaces a config

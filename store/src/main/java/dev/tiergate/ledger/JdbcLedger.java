@@ -22,6 +22,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
@@ -129,6 +130,25 @@ final class JdbcLedger implements Ledger {
     private static final String INSERT_EVENT = """
             INSERT INTO ledger_event (at, kind, budget, subject, window_start, request_id, amount_nanos, detail)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)""";
+    // enlarge: the open reservation (SQLite: not settled in place yet; PostgreSQL: locked before its windows, in the
+    // order a settlement takes them), its windows, and the amount added to it
+    private static final String SQLITE_OPEN_RESERVATION =
+            "SELECT request_id, amount_nanos, windows FROM reservation WHERE id = ? AND status IS NULL";
+    private static final String PG_LOCK_RESERVATION =
+            "SELECT request_id, amount_nanos FROM reservation WHERE id = ? FOR UPDATE";
+    private static final String PG_LOCK_RESERVATION_WINDOWS = """
+            SELECT b.budget, b.subject, b.window_start, b.limit_nanos, b.spent_nanos, b.reserved_nanos, b.hard
+            FROM budget_window b JOIN reservation_budget rb
+              ON b.budget = rb.budget AND b.subject = rb.subject AND b.window_start = rb.window_start
+            WHERE rb.reservation_id = ?
+            ORDER BY b.budget COLLATE "C", b.subject COLLATE "C", b.window_start FOR UPDATE OF b""";
+    private static final String PG_ADD_RESERVED_OF = """
+            UPDATE budget_window b SET reserved_nanos = b.reserved_nanos + ?
+            FROM reservation_budget rb
+            WHERE rb.reservation_id = ? AND b.budget = rb.budget AND b.subject = rb.subject
+              AND b.window_start = rb.window_start""";
+    private static final String ENLARGE_RESERVATION =
+            "UPDATE reservation SET amount_nanos = amount_nanos + ? WHERE id = ?";
     private static final String EVIDENCE_COLUMNS = "request_id, recorded_at, task_type, source, served_model,"
             + " served_score, served_input_tokens, served_output_tokens, served_cost_nanos, candidate_model,"
             + " candidate_score, candidate_input_tokens, candidate_output_tokens, candidate_cost_nanos, judge_cost_nanos";
@@ -153,9 +173,10 @@ final class JdbcLedger implements Ledger {
     // SQLite: the reservations this ledger admitted and has not settled yet, with what each holds, so that settling
     // one updates its row and reads nothing back: reading the row's columns and parsing its windows in SQLite cost
     // the writer more than the update itself (each text column read is a JNI call that makes a direct buffer). A
-    // row's call, amount and windows never change once inserted, so this copy cannot go stale; whether the row is
-    // still open is what the update's count says. Bounded: past MAX_HELD (calls that never settle and are never
-    // recovered here), a settlement reads its row as before.
+    // row's call and windows never change once inserted, and its amount only through enlarge, which updates this
+    // copy after its commit, so the copy cannot go stale; whether the row is still open is what the update's count
+    // says. Bounded: past MAX_HELD (calls that never settle and are never recovered here), a settlement reads its row
+    // as before.
     private final Map<String, Taken> held = new ConcurrentHashMap<>();
     static final int MAX_HELD = 16_384;
     // PostgreSQL: runs a group-commit batch's reservations and settlements as a few statements; null on SQLite
@@ -254,6 +275,127 @@ final class JdbcLedger implements Ledger {
             held.put(id, new Taken(call, worstCase, keys));
         }
         return admission;
+    }
+
+    @Override
+    public Admission enlarge(ReservationId reservation, List<AppliedBudget> budgets, Money extra, String reason) {
+        if (extra.nanos() <= 0) {
+            throw new IllegalArgumentException("a reservation is enlarged by a positive amount, got " + extra);
+        }
+        Map<WindowKey, AppliedBudget> byKey = new java.util.HashMap<>();
+        budgets.forEach(b -> byKey.put(WindowKey.of(b), b));
+        Admission admission = db.write(tx -> {
+            String requestId;
+            long amount;
+            List<WindowKey> keys;
+            BudgetBook.Refusal refusal;
+            if (book != null) {
+                PreparedStatement ps = tx.prepare(SQLITE_OPEN_RESERVATION);
+                ps.setString(1, reservation.value());
+                String windows;
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        throw notOpen(reservation);
+                    }
+                    requestId = rs.getString(1);
+                    amount = rs.getLong(2);
+                    windows = rs.getString(3);
+                }
+                PreparedStatement of = tx.prepare(SQLITE_WINDOWS_OF);
+                of.setString(1, windows);
+                keys = windowKeys(of);
+                requireSameWindows(reservation, keys, byKey);
+                refusal = book.enlarge(tx, keys, extra.nanos());
+            } else {
+                PreparedStatement ps = tx.prepare(PG_LOCK_RESERVATION);
+                ps.setString(1, reservation.value());
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        throw notOpen(reservation);
+                    }
+                    requestId = rs.getString(1);
+                    amount = rs.getLong(2);
+                }
+                refusal = lockAndCheckWindows(tx, reservation, byKey, extra);
+                if (refusal == null) {
+                    PreparedStatement add = tx.prepare(PG_ADD_RESERVED_OF);
+                    add.setLong(1, extra.nanos());
+                    add.setString(2, reservation.value());
+                    add.executeUpdate();
+                }
+            }
+            if (refusal != null) {
+                return new Admission.Denied(
+                        Objects.requireNonNull(byKey.get(refusal.key())),
+                        Money.ofNanos(refusal.limit()),
+                        Money.ofNanos(refusal.spent()),
+                        Money.ofNanos(refusal.reserved()),
+                        extra);
+            }
+            PreparedStatement up = tx.prepare(ENLARGE_RESERVATION);
+            up.setLong(1, extra.nanos());
+            up.setString(2, reservation.value());
+            up.executeUpdate();
+            Money now = Money.ofNanos(Math.addExact(amount, extra.nanos()));
+            insertEvent(
+                    tx,
+                    LedgerEvent.Kind.RESERVATION_ENLARGED,
+                    "",
+                    "",
+                    Instant.EPOCH,
+                    requestId,
+                    extra,
+                    reason + "; reservation " + reservation.value() + " of request " + requestId + " now holds " + now);
+            return new Admission.Admitted(reservation);
+        });
+        if (admission instanceof Admission.Admitted) {
+            // the copy a settlement charges from must hold what the row now holds
+            held.computeIfPresent(
+                    reservation.value(),
+                    (id, t) -> new Taken(t.call(), t.amount().plus(extra), t.windows()));
+        }
+        return admission;
+    }
+
+    private static LedgerException notOpen(ReservationId reservation) {
+        return new LedgerException("reservation " + reservation + " is not open (settled, or recovered after its lease"
+                + " expired): it cannot be enlarged");
+    }
+
+    private static void requireSameWindows(
+            ReservationId reservation, Collection<WindowKey> held, Map<WindowKey, AppliedBudget> given) {
+        if (!new java.util.HashSet<>(held).equals(given.keySet())) {
+            throw new IllegalArgumentException("reservation " + reservation + " holds budget windows " + held
+                    + ", not the ones given: " + given.keySet());
+        }
+    }
+
+    /**
+     * PostgreSQL: locks the reservation's windows (in the order {@link PostgresBatch} locks them) and returns the
+     * first hard one that cannot take {@code extra} more, or null.
+     */
+    private static BudgetBook.@Nullable Refusal lockAndCheckWindows(
+            Database.Tx tx, ReservationId reservation, Map<WindowKey, AppliedBudget> byKey, Money extra)
+            throws SQLException {
+        PreparedStatement ps = tx.prepare(PG_LOCK_RESERVATION_WINDOWS);
+        ps.setString(1, reservation.value());
+        List<WindowKey> keys = new ArrayList<>();
+        BudgetBook.Refusal refusal = null;
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                WindowKey key = new WindowKey(rs.getString(1), rs.getString(2), rs.getLong(3));
+                keys.add(key);
+                long limit = rs.getLong(4);
+                long spent = rs.getLong(5);
+                long reserved = rs.getLong(6);
+                boolean hard = rs.getInt(7) == 1;
+                if (refusal == null && hard && Math.addExact(Math.addExact(spent, reserved), extra.nanos()) > limit) {
+                    refusal = new BudgetBook.Refusal(key, limit, spent, reserved);
+                }
+            }
+        }
+        requireSameWindows(reservation, keys, byKey);
+        return refusal;
     }
 
     /** The ledger row of a call its budgets denied. */

@@ -59,6 +59,19 @@ public interface Ledger extends AutoCloseable {
     Admission reserve(Call call, List<AppliedBudget> budgets, Money worstCase, Instant leaseExpiry);
 
     /**
+     * Adds {@code extra} to an open reservation, on every window it holds, or nothing. For a call that tries again
+     * after an attempt the upstream may have billed (sent, never answered): its settlement will charge that attempt
+     * too, so the next attempt's worst case must still be reserved. Denied as {@link #reserve} is, by the first hard
+     * window that cannot take {@code extra} on top of its spent and reserved (this reservation included), leaving
+     * the reservation as it was and writing no row; admitted, a {@link LedgerEvent.Kind#RESERVATION_ENLARGED} event
+     * says why ({@code reason}). Lease recovery charges the enlarged amount.
+     *
+     * @param budgets the windows the reservation was made against, as given to {@link #reserve}
+     * @throws LedgerException if the reservation is no longer open (settled, or recovered after its lease expired)
+     */
+    Admission enlarge(ReservationId reservation, List<AppliedBudget> budgets, Money extra, String reason);
+
+    /**
      * Releases the reservation, adds {@code outcome.cost()} to each of its windows' spend and writes the ledger
      * row, in one transaction.
      */

@@ -38,6 +38,11 @@ public record LedgerEvent(
          * A call settled after lease recovery had already charged its worst case; amount: the exact cost, to
          * reconcile by hand. Budgets keep the worst case (never under-count).
          */
-        SETTLED_AFTER_RECOVERY
+        SETTLED_AFTER_RECOVERY,
+        /**
+         * A call's reservation grew before it tried again after an attempt the upstream may have billed (sent, never
+         * answered), which its settlement charges; amount: what was added.
+         */
+        RESERVATION_ENLARGED
     }
 }

@@ -255,6 +255,91 @@ abstract class LedgerContract {
         assertThat(reserve(ledger, both, usd("0.05"))).isInstanceOf(Admission.Admitted.class);
     }
 
+    List<AppliedBudget> windows(CallAttributes a) {
+        return RULES.applicable(a, clock.instant());
+    }
+
+    @Test
+    void enlargingAReservationHoldsMoreOnEveryWindowUntilItsSettlementReleasesAllOfIt() {
+        ReservationId r = admitted(reserve(ledger, TEAM_A, usd("0.35")));
+
+        Admission a = ledger.enlarge(r, windows(TEAM_A), usd("0.2"), "attempt 1 sent, never answered");
+
+        assertThat(a).isEqualTo(new Admission.Admitted(r));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("0.55"));
+        assertThat(status("global", TEAM_A).reserved()).isEqualTo(usd("0.55"));
+        assertThat(ledger.events(T0)).singleElement().satisfies(e -> {
+            assertThat(e.kind()).isEqualTo(LedgerEvent.Kind.RESERVATION_ENLARGED);
+            assertThat(e.requestId()).isEqualTo("req-1");
+            assertThat(e.amount()).isEqualTo(usd("0.2"));
+            assertThat(e.detail())
+                    .isEqualTo("attempt 1 sent, never answered; reservation " + r.value()
+                            + " of request req-1 now holds 0.550000000 USD");
+        });
+
+        // a cost above the first worst case but within the enlarged one raises no event
+        Settlement s = ledger.settle(r, ok(usd("0.5")));
+
+        assertThat(s).isEqualTo(new Settlement.Settled(List.of()));
+        for (String b : List.of("team-a", "global")) {
+            assertThat(status(b, TEAM_A).reserved()).isEqualTo(Money.ZERO);
+            assertThat(status(b, TEAM_A).spent()).isEqualTo(usd("0.5"));
+        }
+        assertThatThrownBy(() -> ledger.enlarge(r, windows(TEAM_A), usd("0.1"), "late"))
+                .isInstanceOf(LedgerException.class)
+                .hasMessageContaining("is not open");
+    }
+
+    @Test
+    void anEnlargementAHardBudgetCannotTakeIsDeniedAndChangesNothing() {
+        ledger.settle(admitted(reserve(ledger, TEAM_A, usd("4"))), ok(usd("4")));
+        ReservationId r = admitted(reserve(ledger, TEAM_A, usd("0.3")));
+        int rows = ledger.calls(CallQuery.latest(100)).rows().size();
+
+        Admission a = ledger.enlarge(r, windows(TEAM_A), usd("0.25"), "attempt 1 sent, never answered");
+
+        assertThat(a).isInstanceOf(Admission.Denied.class);
+        assertThat(((Admission.Denied) a).message())
+                .isEqualTo("budget 'team-a' daily limit 4.500000000 USD: spent 4.000000000 + reserved 0.300000000"
+                        + " + this call's estimate 0.250000000 would exceed it");
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("0.3"));
+        assertThat(status("global", TEAM_A).reserved()).isEqualTo(usd("0.3"));
+        assertThat(ledger.calls(CallQuery.latest(100)).rows()).hasSize(rows);
+        assertThat(ledger.events(T0)).isEmpty();
+        // exactly to the limit is allowed
+        assertThat(ledger.enlarge(r, windows(TEAM_A), usd("0.2"), "attempt 1")).isEqualTo(new Admission.Admitted(r));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("0.5"));
+    }
+
+    @Test
+    void recoveryChargesAnEnlargedReservationAtAllItHolds() {
+        ReservationId r = admitted(reserve(ledger, TEAM_A, usd("0.1")));
+        ledger.enlarge(r, windows(TEAM_A), usd("0.05"), "attempt 1 sent, never answered");
+        clock.advance(LEASE.plusSeconds(1));
+
+        Recovery recovery = track(open("gw-2", clock)).recoverExpired(clock.instant());
+
+        assertThat(recovery.charged()).isEqualTo(usd("0.15"));
+        assertThat(status("team-a", TEAM_A).spent()).isEqualTo(usd("0.15"));
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(Money.ZERO);
+        assertThat(ledger.calls(CallQuery.latest(1)).rows().get(0).outcome().cost())
+                .isEqualTo(usd("0.15"));
+    }
+
+    @Test
+    void anEnlargementMustNameTheWindowsItsReservationHolds() {
+        ReservationId r = admitted(reserve(ledger, TEAM_A, usd("0.1")));
+        CallAttributes other = CallAttributes.of("tight-key", "a", "y", "");
+
+        assertThatThrownBy(() -> ledger.enlarge(r, windows(other), usd("0.01"), "attempt 1"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not the ones given");
+        assertThatThrownBy(() -> ledger.enlarge(r, windows(TEAM_A), Money.ZERO, "attempt 1"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("positive");
+        assertThat(status("team-a", TEAM_A).reserved()).isEqualTo(usd("0.1"));
+    }
+
     @Test
     void dailyAndMonthlyWindowsRollOver() {
         clock.set(Instant.parse("2026-11-30T23:00:00Z"));
@@ -688,7 +773,8 @@ abstract class LedgerContract {
 
     /**
      * 64 virtual threads, in rounds: all reserve at once, hold their reservations until every one has reserved,
-     * then settle a random cost up to the worst case (or release). Another thread samples the budget throughout.
+     * then a quarter of them try to enlarge their reservation by another worst case, then all settle a random cost
+     * up to what they hold (or release). Another thread samples the budget throughout.
      */
     void hammer(List<Ledger> instances) throws Exception {
         CallAttributes a = CallAttributes.of("tight-key", "", "y", "");
@@ -696,7 +782,9 @@ abstract class LedgerContract {
                 .filter(b -> b.budget().equals("tight"))
                 .findFirst()
                 .orElseThrow();
-        Money worst = usd("0.003");
+        // the first round's calls all fit with room to grow (64 x 0.001 of 0.10), the later ones run out
+        Money small = usd("0.001");
+        Money large = usd("0.003");
         int callers = 64;
         int rounds = 6;
         Phaser phaser = new Phaser(callers);
@@ -705,6 +793,7 @@ abstract class LedgerContract {
         AtomicInteger samples = new AtomicInteger();
         AtomicInteger admittedCount = new AtomicInteger();
         AtomicInteger deniedCount = new AtomicInteger();
+        AtomicInteger enlargedCount = new AtomicInteger();
         ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
 
         Thread sampler = Thread.ofPlatform().start(() -> {
@@ -726,6 +815,7 @@ abstract class LedgerContract {
                     SplittableRandom random = new SplittableRandom(caller);
                     Ledger l = instances.get(caller % instances.size());
                     for (int round = 0; round < rounds; round++) {
+                        Money worst = round == 0 ? small : large;
                         phaser.arriveAndAwaitAdvance();
                         Call c = new Call(
                                 "c" + caller + "-" + round,
@@ -744,7 +834,15 @@ abstract class LedgerContract {
                         phaser.arriveAndAwaitAdvance(); // every reservation of the round is held here
                         if (adm instanceof Admission.Admitted ok) {
                             admittedCount.incrementAndGet();
-                            Money cost = Money.ofNanos(random.nextLong(worst.nanos() + 1));
+                            Money most = worst;
+                            // a quarter of the calls try again after an attempt that may have been billed
+                            if (random.nextInt(4) == 0
+                                    && l.enlarge(ok.reservation(), List.of(tight), worst, "attempt 1 unanswered")
+                                            instanceof Admission.Admitted) {
+                                enlargedCount.incrementAndGet();
+                                most = worst.plus(worst);
+                            }
+                            Money cost = Money.ofNanos(random.nextLong(most.nanos() + 1));
                             if (random.nextInt(8) == 0) {
                                 l.release(ok.reservation(), ok(Money.ZERO));
                             } else {
@@ -769,6 +867,7 @@ abstract class LedgerContract {
         assertThat(samples.get()).isPositive();
         assertThat(worstSeen.get()).isLessThanOrEqualTo(tight.limit().nanos());
         assertThat(deniedCount.get()).as("the budget ran out").isPositive();
+        assertThat(enlargedCount.get()).as("reservations grew").isPositive();
         BudgetStatus end = ledger.status(List.of(tight)).get(0);
         assertThat(end.reserved()).isEqualTo(Money.ZERO);
         List<SpendGroup> byKey = ledger.spend(GroupBy.KEY, Instant.EPOCH);
