@@ -95,6 +95,11 @@ final class Accounting implements AutoCloseable {
         return a;
     }
 
+    /** Grows a call's reservation by {@code extra} on the same windows, or says which budget refuses. */
+    Admission enlarge(ReservationId reservation, List<AppliedBudget> windows, Money extra, String reason) {
+        return ledger.enlarge(reservation, windows, extra, reason);
+    }
+
     /** Settles a call that went upstream at its exact cost and writes its ledger row. */
     void settle(ReservationId reservation, Outcome outcome) {
         finish(reservation, () -> ledger.settle(reservation, outcome));

@@ -19,7 +19,7 @@ import java.time.Instant;
  * @param runId workflow run id from {@code x-tiergate-run} ("" for none)
  * @param agentId agent id from {@code x-tiergate-agent} ("" for none)
  * @param usage tokens by class (what was seen, for cancelled and failed streams too)
- * @param cost the exact cost of {@code usage} on {@code servedModel}
+ * @param cost the exact cost of {@code usage} on {@code servedModel}, plus the worst case of each unanswered attempt
  * @param latencyMillis arrival to last byte
  * @param timeToFirstTokenMillis arrival to the first {@code content_block_delta} (-1 when not streamed or none)
  * @param stopReason the upstream's stop_reason ("" if none)
@@ -29,6 +29,8 @@ import java.time.Instant;
  * @param errorType the Anthropic error type when not ok ("" otherwise)
  * @param stream whether the call was streamed
  * @param attempts upstream attempts made (retries and fallbacks included)
+ * @param unansweredAttempts of those, the ones sent that never got an answer, each charged at its worst case in
+ *     {@code cost} because the upstream may have billed it
  */
 public record CallRecord(
         String requestId,
@@ -51,7 +53,8 @@ public record CallRecord(
         String status,
         String errorType,
         boolean stream,
-        int attempts) {
+        int attempts,
+        int unansweredAttempts) {
 
     /** A call refused before any upstream attempt: nothing used, nothing spent. */
     public static CallRecord denied(
@@ -88,6 +91,7 @@ public record CallRecord(
                 "denied",
                 errorType,
                 stream,
+                0,
                 0);
     }
 }

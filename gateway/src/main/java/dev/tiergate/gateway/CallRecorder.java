@@ -51,6 +51,7 @@ public interface CallRecorder {
         string(b, "error_type", c.errorType());
         bool(b, "stream", c.stream());
         number(b, "attempts", c.attempts());
+        number(b, "unanswered_attempts", c.unansweredAttempts());
         b.setCharAt(b.length() - 1, '}');
         return b.toString();
     }

@@ -12,6 +12,7 @@ import dev.tiergate.budget.CallAttributes;
 import dev.tiergate.budget.ReservationId;
 import dev.tiergate.ledger.Call;
 import dev.tiergate.ledger.CallStatus;
+import dev.tiergate.ledger.LedgerException;
 import dev.tiergate.ledger.Outcome;
 import dev.tiergate.ledger.RequestIds;
 import dev.tiergate.messages.BodyRewriter;
@@ -47,6 +48,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -117,7 +120,10 @@ final class MessagesHandler {
             String runId,
             String agentId,
             @Nullable ReservationId reservation,
+            List<AppliedBudget> windows,
+            long inputEstimate,
             Money worstCase,
+            AtomicLong enlargedNanos,
             AtomicBoolean recorded) {
 
         /**
@@ -127,6 +133,11 @@ final class MessagesHandler {
          */
         boolean claimRecord() {
             return recorded.compareAndSet(false, true);
+        }
+
+        /** All the call's reservation holds: its worst case, plus what attempts without an answer added to it. */
+        Money reservedNow() {
+            return worstCase.plus(Money.ofNanos(enlargedNanos.get()));
         }
     }
 
@@ -152,7 +163,7 @@ final class MessagesHandler {
                                 System.Logger.Level.ERROR,
                                 "call " + a.requestId() + " failed before it was recorded; charging its worst case",
                                 e);
-                settleAndLog(a, "", Usage.ZERO, a.worstCase(), -1, "", "upstream_error", "gateway_error", 0);
+                settleAndLog(a, "", Usage.ZERO, a.reservedNow(), -1, "", "upstream_error", "gateway_error", 0, 0);
             }
             throw e;
         }
@@ -166,13 +177,15 @@ final class MessagesHandler {
         models.addAll(route.fallbacks());
         Instant deadline = start.plus(config.upstream().totalTimeout());
         Map<String, List<String>> headers = forwardHeaders(req, a.taskType());
+        AtomicReference<String> refusal = new AtomicReference<>("");
         Upstream.Result result = upstream.send(
                 "/v1/messages",
                 models,
                 model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.of(route.maxTokens())),
                 headers,
                 a.request().stream(),
-                deadline);
+                deadline,
+                model -> makeRoomToTryAgain(a, model, refusal));
         switch (result) {
             case Upstream.Failed f -> {
                 // Recorded first, as every outcome is: the caller may be gone, and sending would then throw.
@@ -185,8 +198,14 @@ final class MessagesHandler {
                         "",
                         "upstream_error",
                         f.error().type(),
-                        f.attempts());
-                sendQuietly(a, () -> sendError(res, f.error()));
+                        f);
+                GatewayError.UpstreamFailed error = refusal.get().isEmpty()
+                        ? f.error()
+                        : new GatewayError.UpstreamFailed(
+                                f.error().status(),
+                                f.error().type(),
+                                f.error().message() + "; not tried again: " + refusal.get());
+                sendQuietly(a, () -> sendError(res, error));
             }
             case Upstream.Response r -> {
                 if (r.status() != 200) {
@@ -220,7 +239,9 @@ final class MessagesHandler {
                 model -> BodyRewriter.rewrite(a.request().raw(), model, OptionalLong.empty()),
                 forwardHeaders(req, a.taskType()),
                 false,
-                deadline);
+                deadline,
+                // counting tokens is free, answered or not
+                Upstream.Unanswered.TRY_AGAIN);
         switch (result) {
             case Upstream.Failed f -> sendError(res, f.error());
             case Upstream.Response r -> {
@@ -326,7 +347,10 @@ final class MessagesHandler {
                     runId,
                     agentId,
                     null,
+                    List.of(),
+                    inputEstimate,
                     Money.ZERO,
+                    new AtomicLong(),
                     new AtomicBoolean()));
         }
         CallAttributes attributes =
@@ -418,39 +442,93 @@ final class MessagesHandler {
                 runId,
                 agentId,
                 reservation,
+                windows,
+                inputEstimate,
                 worstCase,
+                new AtomicLong(),
                 new AtomicBoolean()));
     }
 
     /**
-     * The most this call can cost on any model that may serve it (the routed one or a fallback): the input
-     * estimate for that model's tokenizer at its highest input-side price, plus the cap at its output price.
+     * The most this call can cost on any model that may serve it (the routed one or a fallback); {@code
+     * classicEstimate} is the body's classic estimate.
      */
-    /** The highest worst case over the route's models; {@code classicEstimate} is the body's classic estimate. */
     private Money worstCase(RoutingDecision.Route route, JsonNode body, long classicEstimate) {
-        Money worst = Money.ZERO;
-        List<String> models = new ArrayList<>();
-        models.add(route.model());
-        models.addAll(route.fallbacks());
-        CostOptions options = options(body, json.createObjectNode());
-        for (String m : models) {
-            ModelSpec spec = config.catalog().require(m);
-            TokenizerFamily family = TokenizerFamily.forModel(spec);
-            // Estimating is linear in the body: reuse the admission's estimate instead of a second pass.
-            long input = family.equals(TokenizerFamily.CLASSIC)
-                    ? classicEstimate
-                    : InputTokenEstimator.of(family).estimate(body);
-            Money w;
-            try {
-                w = config.catalog().worstCase(m, input, route.maxTokens(), options);
-            } catch (PricingException e) {
-                w = config.catalog().worstCase(m, input, route.maxTokens(), CostOptions.STANDARD);
-            }
+        Money worst = worstCaseOn(route.model(), route.maxTokens(), body, classicEstimate);
+        for (String m : route.fallbacks()) {
+            Money w = worstCaseOn(m, route.maxTokens(), body, classicEstimate);
             if (w.isGreaterThan(worst)) {
                 worst = w;
             }
         }
         return worst;
+    }
+
+    /**
+     * The most a call can cost on {@code model}: the input estimate for that model's tokenizer at its highest
+     * input-side price, plus the cap at its output price.
+     */
+    private Money worstCaseOn(String model, long maxTokens, JsonNode body, long classicEstimate) {
+        ModelSpec spec = config.catalog().require(model);
+        TokenizerFamily family = TokenizerFamily.forModel(spec);
+        // Estimating is linear in the body: reuse the admission's estimate instead of a second pass.
+        long input = family.equals(TokenizerFamily.CLASSIC)
+                ? classicEstimate
+                : InputTokenEstimator.of(family).estimate(body);
+        try {
+            return config.catalog().worstCase(model, input, maxTokens, options(body, json.createObjectNode()));
+        } catch (PricingException e) {
+            return config.catalog().worstCase(model, input, maxTokens, CostOptions.STANDARD);
+        }
+    }
+
+    /**
+     * What the attempts that got no answer cost the call: each at its worst case on its model, since the upstream
+     * may have run and billed it (docs/gateway.md, "What failed attempts cost").
+     */
+    private Money unansweredCharge(Admitted a, Upstream.Result result) {
+        Money charge = Money.ZERO;
+        for (String model : result.unanswered()) {
+            charge = charge.plus(unansweredCharge(a, model));
+        }
+        return charge;
+    }
+
+    private Money unansweredCharge(Admitted a, String model) {
+        return worstCaseOn(model, a.route().maxTokens(), a.request().json(), a.inputEstimate());
+    }
+
+    /**
+     * Before the attempt that follows one sent and never answered: that one will be charged at its worst case, so
+     * the call's reservation grows by as much, to keep the next attempt's worst case reserved. If a hard budget
+     * cannot take it, the call ends here ({@code refusal} says why) rather than risk spending past the limit.
+     */
+    private boolean makeRoomToTryAgain(Admitted a, String model, AtomicReference<String> refusal) {
+        ReservationId reservation = a.reservation();
+        if (reservation == null) {
+            return true;
+        }
+        Money charge = unansweredCharge(a, model);
+        Admission grown;
+        try {
+            grown = accounting.enlarge(
+                    reservation,
+                    a.windows(),
+                    charge,
+                    "an attempt on " + model + " was sent and got no answer, so the upstream may have billed it:"
+                            + " charged at its worst case " + charge.toUsdString() + " USD before trying again");
+        } catch (LedgerException e) {
+            System.getLogger("tiergate.gateway")
+                    .log(System.Logger.Level.WARNING, "call {0} not tried again: {1}", a.requestId(), e.getMessage());
+            refusal.set("the ledger could not reserve another attempt");
+            return false;
+        }
+        if (grown instanceof Admission.Denied denied) {
+            refusal.set(denied.message());
+            return false;
+        }
+        a.enlargedNanos().addAndGet(charge.nanos());
+        return true;
     }
 
     private RoutingDecision passthrough(String model, String taskType, RequestFacts facts, boolean messages) {
@@ -512,7 +590,7 @@ final class MessagesHandler {
                     ? new GatewayError.UpstreamFailed(
                             502, "api_error", "the upstream connection was lost while its response was being read")
                     : new GatewayError.UpstreamFailed(504, "timeout_error", timedOut);
-            record(a, r.model(), Usage.ZERO, a.worstCase(), -1, "", "upstream_error", error.type(), r.attempts());
+            record(a, r.model(), Usage.ZERO, a.worstCase(), -1, "", "upstream_error", error.type(), r);
             sendQuietly(a, () -> sendError(res, error));
             return Optional.empty();
         }
@@ -541,11 +619,11 @@ final class MessagesHandler {
         res.status(200);
         routeHeaders(res, a, r.model());
         simulatedHeaders(res, r);
-        res.header("x-tiergate-cost-usd", cost.toUsdString());
+        res.header("x-tiergate-cost-usd", cost.plus(unansweredCharge(a, r)).toUsdString());
         res.header("content-type", "application/json");
         // Settle before the caller sees the answer: a call that reached its caller is always in the ledger, even
         // if this process dies right after. The upstream has billed the call whether or not the send succeeds.
-        record(a, r.model(), usage, cost, -1, stopReason, "ok", errorType, r.attempts());
+        record(a, r.model(), usage, cost, -1, stopReason, "ok", errorType, r);
         sendQuietly(a, () -> res.send(body));
         return sampled && errorType.isEmpty()
                 ? Optional.of(job(a, r.model(), headers, answer, usage, cost))
@@ -703,7 +781,7 @@ final class MessagesHandler {
         boolean usageUnknown = errorType.equals("invalid_upstream_usage")
                 || (cutOff && seen.stopReason().isEmpty());
         Money cost = usageUnknown && a.worstCase().isGreaterThan(seenCost) ? a.worstCase() : seenCost;
-        record(a, r.model(), seen.usage(), cost, ttft, seen.stopReason().orElse(""), status, errorType, r.attempts());
+        record(a, r.model(), seen.usage(), cost, ttft, seen.stopReason().orElse(""), status, errorType, r);
         return sampled && status.equals("ok")
                 ? Optional.of(job(a, r.model(), headers, answer.toString(), seen.usage(), cost))
                 : Optional.empty();
@@ -725,7 +803,7 @@ final class MessagesHandler {
         int status = r.status();
         byte[] body = readAll(r, deadline);
         String type = UpstreamClient.errorType(status, new String(body, StandardCharsets.UTF_8));
-        record(a, r.model(), Usage.ZERO, Money.ZERO, -1, "", "upstream_error", type, r.attempts());
+        record(a, r.model(), Usage.ZERO, Money.ZERO, -1, "", "upstream_error", type, r);
         sendQuietly(a, () -> {
             if (status == 401 || status == 403) {
                 sendError(
@@ -775,7 +853,11 @@ final class MessagesHandler {
         return new CostOptions(fromUsage.batch(), geo, speed);
     }
 
-    /** Settles the call and writes its row and metrics, once: a second record of the same call is a bug, logged. */
+    /**
+     * Settles the call and writes its row and metrics, once: a second record of the same call is a bug, logged.
+     * {@code cost} is what the answer (or its absence) costs; the attempts {@code result} made without an answer are
+     * added to it.
+     */
     private void record(
             Admitted a,
             String servedModel,
@@ -785,7 +867,7 @@ final class MessagesHandler {
             String stopReason,
             String status,
             String errorType,
-            int attempts) {
+            Upstream.Result result) {
         if (!a.claimRecord()) {
             System.getLogger("tiergate.gateway")
                     .log(
@@ -794,7 +876,17 @@ final class MessagesHandler {
                             a.requestId());
             return;
         }
-        settleAndLog(a, servedModel, usage, cost, ttft, stopReason, status, errorType, attempts);
+        settleAndLog(
+                a,
+                servedModel,
+                usage,
+                cost.plus(unansweredCharge(a, result)),
+                ttft,
+                stopReason,
+                status,
+                errorType,
+                result.attempts(),
+                result.unanswered().size());
     }
 
     private void settleAndLog(
@@ -806,7 +898,8 @@ final class MessagesHandler {
             String stopReason,
             String status,
             String errorType,
-            int attempts) {
+            int attempts,
+            int unanswered) {
         long latency = (System.nanoTime() - a.startNanos()) / 1_000_000;
         CallRecord call = new CallRecord(
                 a.requestId(),
@@ -829,7 +922,8 @@ final class MessagesHandler {
                 status,
                 errorType,
                 a.request().stream(),
-                attempts);
+                attempts,
+                unanswered);
         ReservationId reservation = a.reservation();
         if (reservation != null) {
             accounting.settle(

@@ -274,15 +274,24 @@ final class Shadow implements AutoCloseable {
         ReservationId reservation = admitted.reservation();
         byte[] bytes = body.toString().getBytes(StandardCharsets.UTF_8);
         Instant deadline = start.plus(config.upstream().totalTimeout());
-        Upstream.Result result =
-                upstream.send("/v1/messages", List.of(model), m -> bytes, job.headers(), false, deadline);
+        Upstream.Result result = upstream.send(
+                "/v1/messages",
+                List.of(model),
+                m -> bytes,
+                job.headers(),
+                false,
+                deadline,
+                // an evaluation is not worth a second worst case: one attempt without an answer ends it
+                Upstream.Unanswered.STOP);
         switch (result) {
             case Upstream.Failed f -> {
+                // an attempt sent and never answered may have been billed: charged at its worst case (STOP makes it
+                // the last attempt, so the reservation holds it)
                 settle(
                         reservation,
                         model,
                         Usage.ZERO,
-                        Money.ZERO,
+                        f.unanswered().isEmpty() ? Money.ZERO : worst,
                         startNanos,
                         "",
                         f.error().type());

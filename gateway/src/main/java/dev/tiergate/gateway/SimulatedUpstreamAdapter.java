@@ -42,7 +42,9 @@ final class SimulatedUpstreamAdapter implements Upstream {
             Function<String, byte[]> bodyFor,
             Map<String, List<String>> headers,
             boolean stream,
-            Instant deadline) {
+            Instant deadline,
+            Unanswered gate) {
+        // in process: every attempt is answered, so the gate is never asked
         String taskType = headers.getOrDefault(MessagesHandler.TASK, List.of("unclassified"))
                 .get(0);
         List<String> callKey = headers.getOrDefault(MessagesHandler.CALL_KEY, List.of());

@@ -48,7 +48,10 @@ import org.jspecify.annotations.Nullable;
  * 429, 529, other 5xx and connection errors. Backoff doubles from {@code retryBase} with up to 25% jitter, as
  * the official SDKs do; an upstream {@code retry-after-ms} / {@code retry-after} is honoured when it is at
  * most {@code maxRetryWait}, and a longer one moves straight on to the next fallback rather than keep the
- * caller waiting. Any other status (success or a 4xx) is returned as is.
+ * caller waiting. Any other status (success or a 4xx) is returned as is. An attempt that was sent and got no
+ * answer (the connection lost once made, or no headers within {@code first_byte_timeout_ms}) may have been billed:
+ * it is reported in {@link Result#unanswered}, and the attempt after it goes ahead only if the caller's {@link
+ * Unanswered} gate agrees (the gateway first reserves room for it).
  *
  * <p>Calls go through Helidon's WebClient over HTTP/1.1 with keep-alive connections pooled by {@link
  * UpstreamConnections} and TCP_NODELAY, for
@@ -156,6 +159,7 @@ final class UpstreamClient implements Upstream {
      * @param bodyFor the request body for a given model (the model is written into it)
      * @param headers headers to forward, already filtered; the upstream key is added here
      * @param deadline the whole call's deadline: no attempt or wait goes past it
+     * @param gate asked before the attempt that would follow one sent and never answered
      */
     @Override
     public Result send(
@@ -164,9 +168,13 @@ final class UpstreamClient implements Upstream {
             Function<String, byte[]> bodyFor,
             Map<String, List<String>> headers,
             boolean stream,
-            Instant deadline) {
+            Instant deadline,
+            Unanswered gate) {
         int attempts = 0;
         List<String> tried = new ArrayList<>();
+        List<String> unanswered = new ArrayList<>();
+        // the model of the last attempt if it was sent and never answered, until the gate lets the next one go
+        String waiting = null;
         GatewayError.UpstreamFailed lastError =
                 new GatewayError.UpstreamFailed(502, "api_error", "no upstream model to try");
         for (String model : models) {
@@ -178,7 +186,17 @@ final class UpstreamClient implements Upstream {
                             new GatewayError.UpstreamFailed(
                                     504, "timeout_error", "upstream deadline passed after " + attempts + " attempt(s)"),
                             attempts,
-                            List.copyOf(tried));
+                            tried,
+                            unanswered);
+                }
+                if (waiting != null) {
+                    if (!gate.tryAgainAfter(waiting)) {
+                        if (retry == 0) {
+                            tried.removeLast(); // a fallback never tried
+                        }
+                        return new Failed(lastError, attempts, tried, unanswered);
+                    }
+                    waiting = null;
                 }
                 attempts++;
                 Optional<Duration> wait;
@@ -187,7 +205,7 @@ final class UpstreamClient implements Upstream {
                     int status = response.status();
                     if (!isRetryable(status)) {
                         return new Response(
-                                status, response.headers(), response.body(), model, attempts, List.copyOf(tried));
+                                status, response.headers(), response.body(), model, attempts, tried, unanswered);
                     }
                     String errorBody = readQuietly(response.body(), config.idleTimeout(), deadline);
                     lastError = new GatewayError.UpstreamFailed(
@@ -196,6 +214,14 @@ final class UpstreamClient implements Upstream {
                             "upstream " + model + " answered " + status + " after " + attempts + " attempt(s): "
                                     + abbreviate(errorBody));
                     wait = retryAfter(response.headers());
+                } catch (NoAnswer e) {
+                    lastError = new GatewayError.UpstreamFailed(
+                            502,
+                            "api_error",
+                            "upstream " + model + " sent no answer after " + attempts + " attempt(s): " + e.failure());
+                    unanswered.add(model);
+                    waiting = model;
+                    wait = Optional.empty();
                 } catch (IOException e) {
                     lastError = new GatewayError.UpstreamFailed(
                             502,
@@ -218,7 +244,7 @@ final class UpstreamClient implements Upstream {
                 }
             }
         }
-        return new Failed(lastError, attempts, List.copyOf(tried));
+        return new Failed(lastError, attempts, tried, unanswered);
     }
 
     private Duration backoff(int attempt) {
@@ -333,12 +359,19 @@ final class UpstreamClient implements Upstream {
             throws IOException {
         URI uri = uris.computeIfAbsent(path, p -> URI.create(config.baseUrl() + p));
         HttpClientResponse response;
-        ClientConnection connection = null;
-        StreamWatchdog headerWait = null;
+        ClientConnection connection;
         try {
             connection = connections.borrow();
-            ClientConnection borrowed = connection;
-            headerWait = StreamWatchdog.start(borrowed::closeResource, config.firstByteTimeout(), deadline);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        } catch (RuntimeException e) {
+            throw new IOException("upstream connection failed: " + e, e);
+        }
+        // Connected: from here on the request may reach the upstream, which may run (and bill) it even if no
+        // answer ever comes back.
+        StreamWatchdog headerWait = null;
+        try {
+            headerWait = StreamWatchdog.start(connection::closeResource, config.firstByteTimeout(), deadline);
             Http1ClientRequest request =
                     http1.post().uri(uri).readTimeout(NO_SOCKET_TIMEOUT).connection(connection);
             headers.forEach((name, values) -> request.header(names.computeIfAbsent(name, HeaderNames::create), values));
@@ -348,11 +381,12 @@ final class UpstreamClient implements Upstream {
             response = request.submit(body);
         } catch (UncheckedIOException e) {
             closeQuietly(connection);
-            throw timedOut(headerWait).orElse(e.getCause());
+            IOException cause = e.getCause();
+            throw new NoAnswer(timedOut(headerWait).orElse(cause != null ? cause : new IOException(e.getMessage(), e)));
         } catch (RuntimeException e) {
             closeQuietly(connection);
             // Helidon reports a connection that dies before the headers as unchecked exceptions of its own.
-            throw timedOut(headerWait).orElse(new IOException("upstream exchange failed: " + e, e));
+            throw new NoAnswer(timedOut(headerWait).orElse(new IOException("upstream exchange failed: " + e, e)));
         } finally {
             if (headerWait != null) {
                 headerWait.close();
@@ -363,6 +397,26 @@ final class UpstreamClient implements Upstream {
             responseHeaders.put(h.name(), h.allValues());
         }
         return new Answer(response.status().code(), responseHeaders, new Body(response));
+    }
+
+    /**
+     * An exchange that failed after its connection was made: the request may have reached the upstream, which may
+     * have run (and billed) it. Telling a request lost on its way (a pooled connection the upstream had just closed)
+     * from one lost after the upstream took it is not possible from here, so both count.
+     */
+    private static final class NoAnswer extends IOException {
+        private static final long serialVersionUID = 1L;
+        private final String failure;
+
+        NoAnswer(IOException cause) {
+            super(cause.getMessage(), cause);
+            this.failure = cause.getClass().getSimpleName();
+        }
+
+        /** The failure's kind, for messages: {@code SocketException}, {@code SocketTimeoutException}. */
+        String failure() {
+            return failure;
+        }
     }
 
     /** The failure to report when the wait for the headers was cut by its watchdog (rather than the connection). */

@@ -40,6 +40,7 @@ class CallRecorderTest {
         n.put("error_type", c.errorType());
         n.put("stream", c.stream());
         n.put("attempts", c.attempts());
+        n.put("unanswered_attempts", c.unansweredAttempts());
         return n.toString();
     }
 
@@ -65,7 +66,8 @@ class CallRecorderTest {
                 "ok",
                 "",
                 true,
-                2);
+                3,
+                1);
     }
 
     @Test

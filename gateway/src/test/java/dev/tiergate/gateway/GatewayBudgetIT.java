@@ -131,6 +131,82 @@ class GatewayBudgetIT {
         }
     }
 
+    private static BudgetStatus budget(GatewayHarness h, String name) {
+        return h.gateway.ledger().budgetStatus(Instant.now()).stream()
+                .filter(s -> s.budget().budget().equals(name))
+                .findFirst()
+                .orElseThrow();
+    }
+
+    @Test
+    void anAttemptSentAndNeverAnsweredIsChargedAtItsWorstCaseAndTheRetryIsReservedOnTopOfIt() throws Exception {
+        try (GatewayHarness h = new GatewayHarness(
+                dir, "budgets:\n  - { name: day, scope: team, team: team-a, window: day, limit_usd: 5 }\n")) {
+            // the fake reads the request, then resets the connection: the upstream may have run it
+            h.fake.enqueue(FakeResponse.reset());
+            h.fake.enqueue(FakeResponse.message("ok").withUsage(1000, 200));
+
+            HttpResponse<String> res =
+                    http.send(post(h, body("extraction", false)), HttpResponse.BodyHandlers.ofString());
+
+            assertThat(res.statusCode()).isEqualTo(200);
+            assertThat(h.fake.requestCount()).isEqualTo(2);
+            LedgerEvent grown = h.gateway.ledger().events(Instant.EPOCH).stream()
+                    .filter(e -> e.kind() == LedgerEvent.Kind.RESERVATION_ENLARGED)
+                    .findFirst()
+                    .orElseThrow();
+            Money charge = grown.amount();
+            // the unanswered attempt's worst case on Haiku 4.5: 300 output tokens x $5/M, plus the input estimate
+            assertThat(charge.nanos()).isBetween(1_500_000L, 1_600_000L);
+            assertThat(grown.detail())
+                    .contains("an attempt on claude-haiku-4-5-20251001 was sent and got no answer")
+                    .contains(charge.toUsdString());
+            // the answer's exact cost (1,000 x $1 + 200 x $5 = $0.002), plus the unanswered attempt
+            Money total = Money.parseUsd("0.002").plus(charge);
+            assertThat(res.headers().firstValue("x-tiergate-cost-usd")).contains(total.toUsdString());
+            assertThat(rows(h.gateway.ledger())).singleElement().satisfies(r -> {
+                assertThat(r.outcome().status()).isEqualTo(CallStatus.OK);
+                assertThat(r.outcome().cost()).isEqualTo(total);
+                assertThat(r.call().requestId()).isEqualTo(grown.requestId());
+            });
+            assertThat(h.awaitCalls(1)).singleElement().satisfies(c -> {
+                assertThat(c.attempts()).isEqualTo(2);
+                assertThat(c.unansweredAttempts()).isEqualTo(1);
+                assertThat(c.cost()).isEqualTo(total);
+            });
+            assertThat(budget(h, "day").spent()).isEqualTo(total);
+            assertThat(budget(h, "day").reserved()).isEqualTo(Money.ZERO);
+        }
+    }
+
+    @Test
+    void aHardBudgetWithoutRoomForAnotherWorstCaseEndsTheCallAtTheUnansweredAttempt() throws Exception {
+        // room for one worst case of an extraction (about $0.0015), not two
+        try (GatewayHarness h = new GatewayHarness(
+                dir, "budgets:\n  - { name: tight, scope: global, window: day, limit_usd: 0.002 }\n")) {
+            h.fake.enqueue(FakeResponse.reset());
+
+            HttpResponse<String> res =
+                    http.send(post(h, body("extraction", false)), HttpResponse.BodyHandlers.ofString());
+
+            assertThat(res.statusCode()).isEqualTo(502);
+            var err = JSON.readTree(res.body()).path("error");
+            assertThat(err.path("type").asText()).isEqualTo("api_error");
+            assertThat(err.path("message").asText())
+                    .contains("upstream claude-haiku-4-5-20251001 sent no answer after 1 attempt(s)")
+                    .contains("not tried again: budget 'tight' daily limit 0.002000000 USD");
+            assertThat(h.fake.requestCount()).isEqualTo(1);
+            LedgerRow row = rows(h.gateway.ledger()).get(0);
+            assertThat(row.outcome().status()).isEqualTo(CallStatus.UPSTREAM_ERROR);
+            // charged at its worst case: the upstream may have billed it
+            assertThat(row.outcome().cost().nanos()).isBetween(1_500_000L, 1_600_000L);
+            assertThat(budget(h, "tight").spent()).isEqualTo(row.outcome().cost());
+            assertThat(budget(h, "tight").reserved()).isEqualTo(Money.ZERO);
+            assertThat(h.gateway.ledger().events(Instant.EPOCH)).isEmpty();
+            assertThat(h.awaitCalls(1).get(0).unansweredAttempts()).isEqualTo(1);
+        }
+    }
+
     @Test
     void aSoftBudgetCrossingIsCountedOnceInTheMetricsLoggedOnceAndRecordedOnceInTheLedger() throws Exception {
         // Accounting logs through System.Logger, which (no LoggerFinder on the class path) is java.util.logging;

@@ -487,7 +487,11 @@ class GatewayIT {
         h.fake.enqueue(FakeResponse.message("ok").withUsage(1, 1));
         Message m = sdk.messages().create(params("task:classification", 5).build());
         assertThat(m.content().get(0).text().orElseThrow().text()).isEqualTo("ok");
-        assertThat(h.awaitCalls(1).get(0).attempts()).isEqualTo(2);
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(call.attempts()).isEqualTo(2);
+        // the reset came after the fake read the request: charged at its worst case (GatewayBudgetIT has the sums)
+        assertThat(call.unansweredAttempts()).isEqualTo(1);
+        assertThat(call.cost().nanos()).isGreaterThan(Money.parseUsd("0.000006").nanos());
     }
 
     @Test

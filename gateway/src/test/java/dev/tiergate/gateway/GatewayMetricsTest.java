@@ -38,7 +38,8 @@ class GatewayMetricsTest {
                 status,
                 errorType,
                 true,
-                1);
+                1,
+                0);
     }
 
     @Test

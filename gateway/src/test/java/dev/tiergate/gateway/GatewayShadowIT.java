@@ -309,6 +309,39 @@ class GatewayShadowIT {
     }
 
     @Test
+    void aCandidateAttemptSentAndNeverAnsweredIsChargedAtItsWorstCaseAndNotTriedAgain() throws Exception {
+        Path where = dir.resolve("unanswered");
+        try (GatewayHarness h = harness(where, shadowConfig("1", "5"))) {
+            // the candidate's model has no default of its own: the fake reads its request, then resets
+            h.fake.setDefault(FakeResponse.reset());
+
+            assertThat(post(h, "synthesis", false).statusCode()).isEqualTo(200);
+
+            try (Ledger ledger = stopAndOpenLedger(h, where)) {
+                assertThat(h.fake.requests())
+                        .extracting(r -> r.model().orElse(""))
+                        .as("the served call, then one candidate attempt, no retry and no judge")
+                        .hasSize(2)
+                        .startsWith(SERVED)
+                        .doesNotContain(JUDGE);
+                LedgerRow candidate = ledger.calls(CallQuery.latest(10)).rows().stream()
+                        .filter(r -> r.call().tier().equals("shadow"))
+                        .findFirst()
+                        .orElseThrow();
+                assertThat(candidate.outcome().status()).isEqualTo(CallStatus.UPSTREAM_ERROR);
+                // the upstream may have billed it: charged at its worst case, not at $0
+                assertThat(candidate.outcome().cost().isGreaterThan(Money.ZERO)).isTrue();
+                BudgetStatus shadow = ledger.budgetStatus(Instant.now()).stream()
+                        .filter(st -> st.budget().budget().equals("shadow"))
+                        .findFirst()
+                        .orElseThrow();
+                assertThat(shadow.spent()).isEqualTo(candidate.outcome().cost());
+                assertThat(ledger.evidence(Instant.EPOCH)).isEmpty();
+            }
+        }
+    }
+
+    @Test
     void feedbackIsRecordedAsEvidenceForTheServedModelAndBadInputNamesTheField() throws Exception {
         Path where = dir.resolve("feedback");
         try (GatewayHarness h = harness(where, shadowConfig("0", "1"))) {

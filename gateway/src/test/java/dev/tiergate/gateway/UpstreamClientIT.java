@@ -47,7 +47,8 @@ class UpstreamClientIT {
                 m -> "{}".getBytes(StandardCharsets.UTF_8),
                 Map.of(),
                 stream,
-                Instant.now().plusSeconds(30));
+                Instant.now().plusSeconds(30),
+                Upstream.Unanswered.TRY_AGAIN);
         assertThat(r).isInstanceOf(Upstream.Response.class);
         return (Upstream.Response) r;
     }

@@ -4,15 +4,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.tiergate.testing.FakeAnthropic;
+import dev.tiergate.testing.FakeResponse;
 import io.helidon.common.tls.Tls;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
@@ -38,12 +43,147 @@ class UpstreamClientTest {
                         .getBytes(StandardCharsets.UTF_8),
                 Map.of(),
                 false,
-                Instant.now().plusSeconds(30));
+                Instant.now().plusSeconds(30),
+                Upstream.Unanswered.TRY_AGAIN);
         Upstream.Response response = (Upstream.Response) r;
         try (var body = response.body()) {
             body.readAllBytes();
         }
         return response.status();
+    }
+
+    /** A client that retries after 1 ms and waits {@code firstByteTimeout} for response headers. */
+    private static UpstreamClient quickRetries(String baseUrl, Duration firstByteTimeout) {
+        GatewayConfig.Upstream d = GatewayConfig.Upstream.defaults(URI.create(baseUrl), Secret.of("k"));
+        return new UpstreamClient(new GatewayConfig.Upstream(
+                d.baseUrl(),
+                d.apiKey(),
+                2,
+                Duration.ofMillis(1),
+                d.maxRetryWait(),
+                d.connectTimeout(),
+                firstByteTimeout,
+                d.idleTimeout(),
+                d.totalTimeout(),
+                List.of(),
+                false,
+                1,
+                1.0));
+    }
+
+    /** Sends a plain call to {@code models} in order, noting each model the gate is asked about. */
+    private static Upstream.Result send(
+            UpstreamClient upstream, List<String> models, List<String> asked, boolean tryAgain) {
+        Upstream.Result r = upstream.send(
+                "/v1/messages",
+                models,
+                model -> ("{\"model\":\"" + model + "\",\"max_tokens\":10,\"messages\":[]}")
+                        .getBytes(StandardCharsets.UTF_8),
+                Map.of(),
+                false,
+                Instant.now().plusSeconds(30),
+                model -> {
+                    asked.add(model);
+                    return tryAgain;
+                });
+        if (r instanceof Upstream.Response response) {
+            try (var body = response.body()) {
+                body.readAllBytes();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return r;
+    }
+
+    @Test
+    void anAttemptCutOffAfterTheUpstreamReadItIsUnansweredAndTriedAgainOnceTheGateAgrees() {
+        try (FakeAnthropic fake = FakeAnthropic.start();
+                UpstreamClient upstream = quickRetries(fake.baseUrl(), Duration.ofMinutes(1))) {
+            fake.enqueue(FakeResponse.reset());
+            List<String> asked = new ArrayList<>();
+
+            Upstream.Result r = send(upstream, List.of("m1"), asked, true);
+
+            assertThat(r).isInstanceOfSatisfying(Upstream.Response.class, ok -> {
+                assertThat(ok.status()).isEqualTo(200);
+                assertThat(ok.attempts()).isEqualTo(2);
+                assertThat(ok.unanswered()).containsExactly("m1");
+            });
+            assertThat(asked).containsExactly("m1");
+            assertThat(fake.requestCount()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void theGateSayingNoEndsTheCallWithTheUnansweredAttemptsErrorAndTriesNoFallback() {
+        try (FakeAnthropic fake = FakeAnthropic.start();
+                UpstreamClient upstream = quickRetries(fake.baseUrl(), Duration.ofMinutes(1))) {
+            fake.enqueue(FakeResponse.reset());
+            List<String> asked = new ArrayList<>();
+
+            Upstream.Result r = send(upstream, List.of("m1", "m2"), asked, false);
+
+            assertThat(r).isInstanceOfSatisfying(Upstream.Failed.class, f -> {
+                assertThat(f.attempts()).isEqualTo(1);
+                assertThat(f.unanswered()).containsExactly("m1");
+                assertThat(f.tried()).containsExactly("m1");
+                assertThat(f.error().status()).isEqualTo(502);
+                assertThat(f.error().message()).contains("upstream m1 sent no answer after 1 attempt(s)");
+            });
+            assertThat(asked).containsExactly("m1");
+            assertThat(fake.requestCount()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void noResponseHeadersWithinTheFirstByteTimeoutIsAnUnansweredAttempt() {
+        try (FakeAnthropic fake = FakeAnthropic.start();
+                UpstreamClient upstream = quickRetries(fake.baseUrl(), Duration.ofMillis(200))) {
+            fake.enqueue(FakeResponse.silence(Duration.ofSeconds(10)));
+            List<String> asked = new ArrayList<>();
+
+            Upstream.Result r = send(upstream, List.of("m1", "m2"), asked, true);
+
+            assertThat(r).isInstanceOfSatisfying(Upstream.Response.class, ok -> {
+                assertThat(ok.model()).isEqualTo("m1");
+                assertThat(ok.unanswered()).containsExactly("m1");
+            });
+            assertThat(asked).containsExactly("m1");
+        }
+    }
+
+    @Test
+    void anErrorStatusIsAnAnswerAndAnUpstreamNobodyListensOnNeverGotTheRequest() throws IOException {
+        try (FakeAnthropic fake = FakeAnthropic.start();
+                UpstreamClient upstream = quickRetries(fake.baseUrl(), Duration.ofMinutes(1))) {
+            fake.enqueue(FakeResponse.error(529, "overloaded_error", "busy"));
+            List<String> asked = new ArrayList<>();
+
+            Upstream.Result r = send(upstream, List.of("m1"), asked, true);
+
+            assertThat(r)
+                    .isInstanceOfSatisfying(
+                            Upstream.Response.class,
+                            ok -> assertThat(ok.unanswered()).isEmpty());
+            assertThat(asked).isEmpty();
+        }
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        try (UpstreamClient upstream = quickRetries("http://127.0.0.1:" + closedPort, Duration.ofMinutes(1))) {
+            List<String> asked = new ArrayList<>();
+
+            Upstream.Result r = send(upstream, List.of("m1", "m2"), asked, true);
+
+            assertThat(r).isInstanceOfSatisfying(Upstream.Failed.class, f -> {
+                assertThat(f.attempts()).isEqualTo(6);
+                assertThat(f.unanswered()).isEmpty();
+                assertThat(f.error().message()).contains("connection failed");
+            });
+            assertThat(asked).isEmpty();
+        }
     }
 
     /** How many of Helidon's idle-connection watchers (virtual threads, so only in a thread dump) are alive. */
