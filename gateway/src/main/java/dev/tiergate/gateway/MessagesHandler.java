@@ -509,24 +509,23 @@ final class MessagesHandler {
             return true;
         }
         Money charge = unansweredCharge(a, model);
+        String reason = "an attempt on " + model + " was sent and got no answer, so the upstream may have billed it:"
+                + " charged at its worst case " + charge.toUsdString() + " USD before trying again";
+        System.Logger log = System.getLogger("tiergate.gateway");
         Admission grown;
         try {
-            grown = accounting.enlarge(
-                    reservation,
-                    a.windows(),
-                    charge,
-                    "an attempt on " + model + " was sent and got no answer, so the upstream may have billed it:"
-                            + " charged at its worst case " + charge.toUsdString() + " USD before trying again");
+            grown = accounting.enlarge(reservation, a.windows(), charge, reason);
         } catch (LedgerException e) {
-            System.getLogger("tiergate.gateway")
-                    .log(System.Logger.Level.WARNING, "call {0} not tried again: {1}", a.requestId(), e.getMessage());
+            log.log(System.Logger.Level.WARNING, "call {0} not tried again: {1}", a.requestId(), e.getMessage());
             refusal.set("the ledger could not reserve another attempt");
             return false;
         }
         if (grown instanceof Admission.Denied denied) {
+            log.log(System.Logger.Level.WARNING, "call {0} not tried again: {1}", a.requestId(), denied.message());
             refusal.set(denied.message());
             return false;
         }
+        log.log(System.Logger.Level.WARNING, "call {0}: {1}", a.requestId(), reason);
         a.enlargedNanos().addAndGet(charge.nanos());
         return true;
     }
