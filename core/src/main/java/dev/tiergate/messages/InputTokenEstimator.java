@@ -152,7 +152,8 @@ public final class InputTokenEstimator {
                 scaled(Math.addExact(tally.text.millitokens(), tally.overhead * TextTokenCounter.ONE)), tally.media);
     }
 
-    private long scaled(long millitokens) {
+    /** Whole tokens of {@code millitokens} for this family: rounded up, times the family factor, rounded up. */
+    long scaled(long millitokens) {
         double tokens = Math.ceil(millitokens / (double) TextTokenCounter.ONE);
         return (long) Math.ceil(tokens * family.textFactor());
     }

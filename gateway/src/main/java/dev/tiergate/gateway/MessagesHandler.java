@@ -21,6 +21,7 @@ import dev.tiergate.messages.SseEvent;
 import dev.tiergate.messages.SseEventReader;
 import dev.tiergate.messages.StreamOutcome;
 import dev.tiergate.messages.StreamUsageTracker;
+import dev.tiergate.messages.StreamedOutputEstimate;
 import dev.tiergate.messages.TokenizerFamily;
 import dev.tiergate.policy.Policy;
 import dev.tiergate.policy.Priority;
@@ -679,6 +680,8 @@ final class MessagesHandler {
         InputStream upstreamBody = r.body();
         StringBuilder answer = new StringBuilder();
         StreamUsageTracker tracker = new StreamUsageTracker();
+        StreamedOutputEstimate streamed = new StreamedOutputEstimate(
+                TokenizerFamily.forModel(config.catalog().require(r.model())));
         SseEventReader reader = new SseEventReader(upstreamBody);
         long ttft = -1;
         String status = "ok";
@@ -733,8 +736,12 @@ final class MessagesHandler {
                     break;
                 }
                 boolean token = e.name().equals("content_block_delta");
-                if (sampled && token) {
-                    appendText(answer, e.data());
+                if (token) {
+                    // generated, so billed, whether or not the caller is still there to get it
+                    streamed.accept(e.data());
+                    if (sampled) {
+                        appendText(answer, e.data());
+                    }
                 }
                 if (token && ttft < 0) {
                     // time to first token: the first content delta, not message_start or a ping before any token
@@ -772,7 +779,21 @@ final class MessagesHandler {
             closeQuietly(upstreamBody);
         }
         StreamUsageTracker.Snapshot seen = tracker.snapshot();
-        Money seenCost = price(r.model(), seen.usage(), options(a.request().json(), json.createObjectNode()))
+        Usage usage = seen.usage();
+        if (status.equals("client_cancelled")
+                && seen.stopReason().isEmpty()
+                && streamed.tokens() > usage.outputTokens()) {
+            // Left before the final usage: the output reported so far is message_start's (usually 1 token), not
+            // what was streamed since. Count that instead (conservatively estimated from the text; docs/gateway.md).
+            usage = new Usage(
+                    usage.inputTokens(),
+                    streamed.tokens(),
+                    usage.cacheWrite5mTokens(),
+                    usage.cacheWrite1hTokens(),
+                    usage.cacheReadTokens(),
+                    usage.webSearchRequests());
+        }
+        Money seenCost = price(r.model(), usage, options(a.request().json(), json.createObjectNode()))
                 .total();
         // The final usage comes in the message_delta that carries the stop reason. A stream cut off before it has
         // generated tokens the gateway never saw counted (message_start says 1 output token), which the upstream
@@ -780,9 +801,9 @@ final class MessagesHandler {
         boolean usageUnknown = errorType.equals("invalid_upstream_usage")
                 || (cutOff && seen.stopReason().isEmpty());
         Money cost = usageUnknown && a.worstCase().isGreaterThan(seenCost) ? a.worstCase() : seenCost;
-        record(a, r.model(), seen.usage(), cost, ttft, seen.stopReason().orElse(""), status, errorType, r);
+        record(a, r.model(), usage, cost, ttft, seen.stopReason().orElse(""), status, errorType, r);
         return sampled && status.equals("ok")
-                ? Optional.of(job(a, r.model(), headers, answer.toString(), seen.usage(), cost))
+                ? Optional.of(job(a, r.model(), headers, answer.toString(), usage, cost))
                 : Optional.empty();
     }
 

@@ -16,8 +16,11 @@ import dev.tiergate.budget.BudgetStatus;
 import dev.tiergate.ledger.CallQuery;
 import dev.tiergate.ledger.CallStatus;
 import dev.tiergate.ledger.LedgerRow;
+import dev.tiergate.messages.InputTokenEstimator;
 import dev.tiergate.messages.SseEvent;
 import dev.tiergate.messages.SseEventReader;
+import dev.tiergate.messages.TokenizerFamily;
+import dev.tiergate.pricing.CatalogLoader;
 import dev.tiergate.pricing.Money;
 import dev.tiergate.testing.FakeResponse;
 import dev.tiergate.testing.RecordedRequest;
@@ -458,6 +461,48 @@ class GatewayIT {
         assertThat(call.usage().outputTokens()).isEqualTo(30);
         // Haiku 4.5: 5,000 x $1 + 30 x $5
         assertThat(call.cost().toUsdString()).isEqualTo("0.005150000");
+    }
+
+    @Test
+    void aCallerThatLeavesBeforeTheFinalUsageIsChargedForTheOutputStreamedToIt() throws Exception {
+        CountDownLatch never = new CountDownLatch(1);
+        String[] pieces = {"The quick brown fox ", "jumps over the lazy dog; ", "then, getUserName() returns ", "42."};
+        var stream = FakeResponse.stream()
+                .messageStart(FakeResponse.usage(5000, 1))
+                .text(pieces)
+                .await(never);
+        for (int i = 0; i < 100; i++) {
+            stream.pause(Duration.ofMillis(20)).ping();
+        }
+        h.fake.enqueue(stream.messageDelta("end_turn", "{\"output_tokens\":999}")
+                .messageStop()
+                .build());
+        HttpResponse<InputStream> res = http.send(
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
+                HttpResponse.BodyHandlers.ofInputStream());
+        BufferedReader reader = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8));
+        while (true) {
+            String line = reader.readLine();
+            if (line == null || line.contains("content_block_stop")) {
+                break;
+            }
+        }
+        res.body().close();
+        RecordedRequest upstream = h.fake.takeRequest(WAIT);
+        never.countDown();
+        assertThat(upstream.awaitClientDisconnect(WAIT)).isTrue();
+
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(call.status()).isEqualTo("client_cancelled");
+        assertThat(call.usage().inputTokens()).isEqualTo(5000);
+        // not message_start's 1 output token: the text the caller was sent, estimated as the budget estimates text
+        long streamed = InputTokenEstimator.of(
+                        TokenizerFamily.forModel(CatalogLoader.bundled().require("claude-haiku-4-5-20251001")))
+                .estimateText(String.join("", pieces));
+        assertThat(streamed).isGreaterThan(10);
+        assertThat(call.usage().outputTokens()).isEqualTo(streamed);
+        // Haiku 4.5: 5,000 x $1 + the streamed output x $5 (per million)
+        assertThat(call.cost()).isEqualTo(Money.ofNanos(5000 * 1_000 + streamed * 5_000));
     }
 
     @Test
