@@ -44,7 +44,7 @@ import org.jspecify.annotations.Nullable;
  * lets the carrier queue the writes of the requests it has in hand first. Measured (docs/benchmarks.md, Gateway
  * overhead, seventeenth round): 14-18 writes per transaction at saturation, less CPU per request in every
  * alternated pair, a p99 half as long; on PostgreSQL 40% more pairs per second from two instances. The yield
- * is kept only under load and while it pays ({@link #letOthersQueueFirst}). Where nothing else is ready to run it
+ * is kept only near saturation and while it pays ({@link #letOthersQueueFirst}). Where nothing else is ready to run it
  * returns at once.
  *
  * <p>Quiet connections, optionally ({@code runOnCallerWhenQuiet}): a hand-off to the writer and back costs two
@@ -87,8 +87,16 @@ final class GroupCommit implements AutoCloseable {
 
     private static final int PAYOFF_SCALE = 256;
 
-    /** The scale of {@link #callerShare}: at half of it or more, the writer does not yield (light load). */
+    /** The scale of {@link #callerShare}. */
     static final int CALLER_SHARE_SCALE = 1 << 16;
+
+    /**
+     * The writer yields only while fewer of the recent writes than this ran on their callers' threads: near
+     * saturation (0% there), not at moderate load. At half the scale, the yield also ran at half the saturation
+     * rate, where the share sat near half (37-52%) and the yield cost p50 and p99 (docs/benchmarks.md, eighteenth
+     * round); without the yield the share there is 75-77%.
+     */
+    static final int YIELD_BELOW_CALLER_SHARE = CALLER_SHARE_SCALE / 8;
 
     /** Callers keep yielding while at least about one recent yield in eight found company. */
     private static final int PAYOFF_TO_KEEP_YIELDING = PAYOFF_SCALE / 8;
@@ -357,8 +365,9 @@ final class GroupCommit implements AutoCloseable {
      * The woken writer lets the threads ready to run on its CPU go first (see the class comment), under sustained
      * load and while that pays.
      *
-     * <p>Under load: not while half or more of the recent writes ran on their callers' threads ({@link
-     * #callerShare}; 85-97% at 1000 calls/s, 0-7% at saturation). At light load the writer is reached in bursts,
+     * <p>Near saturation: not while an eighth or more of the recent writes ran on their callers' threads ({@link
+     * #callerShare}; 85-99% at 1000 calls/s, 75-77% at half the saturation rate without the yield, 0-7% at
+     * saturation; {@link #YIELD_BELOW_CALLER_SHARE}). At light load the writer is reached in bursts,
      * after a stall of the host or a WAL restart's hold, and there its yields find company too: the first calls of
      * a burst then waited for the whole backlog's work before they committed (measured, seventeenth round: +0.84 ms
      * of p99 at 1000/s, standard error 0.33, before this condition; +0.02, standard error 0.47, with it).
@@ -368,7 +377,7 @@ final class GroupCommit implements AutoCloseable {
      * #PROBE_EVERY} only, to notice rising load.
      */
     private void letOthersQueueFirst() {
-        if (callerShare >= CALLER_SHARE_SCALE / 2) {
+        if (callerShare >= YIELD_BELOW_CALLER_SHARE) {
             return;
         }
         if (writerYieldPayoff < PAYOFF_TO_KEEP_YIELDING && (writerWakeUps++ & (PROBE_EVERY - 1)) != 0) {

@@ -175,7 +175,7 @@ class GroupCommitTest {
     }
 
     @Test
-    void whileMostWritesRunOnTheirCallersTheWriterDoesNotYield() throws Exception {
+    void whileAnEighthOfTheWritesOrMoreRunOnTheirCallersTheWriterDoesNotYield() throws Exception {
         commits.close();
         AtomicInteger yields = new AtomicInteger();
         commits = newCommits(true, yields::incrementAndGet);
@@ -184,16 +184,20 @@ class GroupCommitTest {
         assertThat(commits.write(GroupCommitTest::incrementOn))
                 .isEqualTo(Thread.currentThread().getName());
         assertThat(callerShare()).isPositive();
-        // light load: half of the recent writes ran on their callers (set here: reaching it by paced writes would
-        // make the test depend on timing). A write that reaches the writer, as in a burst, is not yielded to
-        setCallerShare(GroupCommit.CALLER_SHARE_SCALE / 2);
+        // moderate load: a third of the recent writes ran on their callers (set here: reaching it by paced writes
+        // would make the test depend on timing). A write that reaches the writer, as in a burst, is not yielded to
+        setCallerShare(GroupCommit.CALLER_SHARE_SCALE / 3);
         assertThat(writeWhileTheConnectionIsHeld()).isEqualTo("test-writer");
         assertThat(yields).hasValue(0);
-        // ... and lowers the share, so that under sustained load the writer's first wake-up probes again
-        assertThat(callerShare()).isLessThan(GroupCommit.CALLER_SHARE_SCALE / 2);
+        // nor at the threshold; and each write the writer runs lowers the share, so that near saturation the
+        // writer's first wake-up probes again
+        setCallerShare(GroupCommit.YIELD_BELOW_CALLER_SHARE);
+        assertThat(writeWhileTheConnectionIsHeld()).isEqualTo("test-writer");
+        assertThat(yields).hasValue(0);
+        assertThat(callerShare()).isLessThan(GroupCommit.YIELD_BELOW_CALLER_SHARE);
         assertThat(writeWhileTheConnectionIsHeld()).isEqualTo("test-writer");
         assertThat(yields).hasValue(1);
-        assertThat(counter()).isEqualTo(3);
+        assertThat(counter()).isEqualTo(4);
     }
 
     /** A write that arrives while the connection is held, so that it reaches the writer thread; who ran it. */
