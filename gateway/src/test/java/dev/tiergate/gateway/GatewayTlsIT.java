@@ -10,6 +10,7 @@ import com.anthropic.models.messages.MessageCreateParams;
 import com.anthropic.models.messages.RawMessageStreamEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tiergate.pricing.Money;
 import dev.tiergate.testing.FakeAnthropic;
 import dev.tiergate.testing.FakeResponse;
 import dev.tiergate.testing.RecordedRequest;
@@ -135,7 +136,11 @@ class GatewayTlsIT {
                     .contains("SSLHandshakeException");
         }
         assertThat(fake.requestCount()).isZero();
-        assertThat(h.awaitCalls(1).get(0).status()).isEqualTo("upstream_error");
+        CallRecord call = h.awaitCalls(1).get(0);
+        assertThat(call.status()).isEqualTo("upstream_error");
+        // the handshake failed as the connection was made: nothing was sent, so nothing may have been billed
+        assertThat(call.unansweredAttempts()).isZero();
+        assertThat(call.cost()).isEqualTo(Money.ZERO);
     }
 
     @Test
