@@ -440,27 +440,36 @@ class GatewayIT {
         for (int i = 0; i < 100; i++) {
             stream.pause(Duration.ofMillis(20)).ping();
         }
-        h.fake.enqueue(stream.messageStop().build());
+        CallRecord call = leaveAfter(stream.messageStop().build(), "message_delta", never);
+        assertThat(call.status()).isEqualTo("client_cancelled");
+        assertThat(call.usage().inputTokens()).isEqualTo(5000);
+        assertThat(call.usage().outputTokens()).isEqualTo(30);
+        // Haiku 4.5: 5,000 x $1 + 30 x $5
+        assertThat(call.cost().toUsdString()).isEqualTo("0.005150000");
+    }
+
+    /**
+     * Streams {@code stream} through the gateway, reads it up to the first line containing {@code lastLine}, then
+     * leaves; lets the fake go on ({@code held}) and waits until the gateway has closed the upstream connection.
+     * Returns the call as recorded.
+     */
+    private CallRecord leaveAfter(FakeResponse stream, String lastLine, CountDownLatch held) throws Exception {
+        h.fake.enqueue(stream);
         HttpResponse<InputStream> res = http.send(
                 post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
                 HttpResponse.BodyHandlers.ofInputStream());
         BufferedReader reader = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8));
         while (true) {
             String line = reader.readLine();
-            if (line == null || line.contains("message_delta")) {
+            if (line == null || line.contains(lastLine)) {
                 break;
             }
         }
         res.body().close();
         RecordedRequest upstream = h.fake.takeRequest(WAIT);
-        never.countDown();
+        held.countDown();
         assertThat(upstream.awaitClientDisconnect(WAIT)).isTrue();
-        CallRecord call = h.awaitCalls(1).get(0);
-        assertThat(call.status()).isEqualTo("client_cancelled");
-        assertThat(call.usage().inputTokens()).isEqualTo(5000);
-        assertThat(call.usage().outputTokens()).isEqualTo(30);
-        // Haiku 4.5: 5,000 x $1 + 30 x $5
-        assertThat(call.cost().toUsdString()).isEqualTo("0.005150000");
+        return h.awaitCalls(1).get(0);
     }
 
     @Test
@@ -474,25 +483,13 @@ class GatewayIT {
         for (int i = 0; i < 100; i++) {
             stream.pause(Duration.ofMillis(20)).ping();
         }
-        h.fake.enqueue(stream.messageDelta("end_turn", "{\"output_tokens\":999}")
-                .messageStop()
-                .build());
-        HttpResponse<InputStream> res = http.send(
-                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
-                HttpResponse.BodyHandlers.ofInputStream());
-        BufferedReader reader = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8));
-        while (true) {
-            String line = reader.readLine();
-            if (line == null || line.contains("content_block_stop")) {
-                break;
-            }
-        }
-        res.body().close();
-        RecordedRequest upstream = h.fake.takeRequest(WAIT);
-        never.countDown();
-        assertThat(upstream.awaitClientDisconnect(WAIT)).isTrue();
+        CallRecord call = leaveAfter(
+                stream.messageDelta("end_turn", "{\"output_tokens\":999}")
+                        .messageStop()
+                        .build(),
+                "content_block_stop",
+                never);
 
-        CallRecord call = h.awaitCalls(1).get(0);
         assertThat(call.status()).isEqualTo("client_cancelled");
         assertThat(call.usage().inputTokens()).isEqualTo(5000);
         // not message_start's 1 output token: the text the caller was sent, estimated as the budget estimates text
