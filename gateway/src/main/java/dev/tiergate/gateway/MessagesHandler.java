@@ -780,14 +780,14 @@ final class MessagesHandler {
         }
         StreamUsageTracker.Snapshot seen = tracker.snapshot();
         Usage usage = seen.usage();
-        if (status.equals("client_cancelled")
-                && seen.stopReason().isEmpty()
-                && streamed.tokens() > usage.outputTokens()) {
+        // never more than the cap the upstream was given: it cannot have generated more
+        long streamedOutput = Math.min(streamed.tokens(), a.route().maxTokens());
+        if (status.equals("client_cancelled") && seen.stopReason().isEmpty() && streamedOutput > usage.outputTokens()) {
             // Left before the final usage: the output reported so far is message_start's (usually 1 token), not
             // what was streamed since. Count that instead (conservatively estimated from the text; docs/gateway.md).
             usage = new Usage(
                     usage.inputTokens(),
-                    streamed.tokens(),
+                    streamedOutput,
                     usage.cacheWrite5mTokens(),
                     usage.cacheWrite1hTokens(),
                     usage.cacheReadTokens(),

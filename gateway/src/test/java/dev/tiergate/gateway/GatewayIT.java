@@ -454,9 +454,14 @@ class GatewayIT {
      * Returns the call as recorded.
      */
     private CallRecord leaveAfter(FakeResponse stream, String lastLine, CountDownLatch held) throws Exception {
+        return leaveAfter(stream, lastLine, held, 50);
+    }
+
+    private CallRecord leaveAfter(FakeResponse stream, String lastLine, CountDownLatch held, long maxTokens)
+            throws Exception {
         h.fake.enqueue(stream);
         HttpResponse<InputStream> res = http.send(
-                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", 50)),
+                post("/v1/messages", GatewayHarness.KEY, streamBody("task:extraction", maxTokens)),
                 HttpResponse.BodyHandlers.ofInputStream());
         BufferedReader reader = new BufferedReader(new InputStreamReader(res.body(), StandardCharsets.UTF_8));
         while (true) {
@@ -500,6 +505,24 @@ class GatewayIT {
         assertThat(call.usage().outputTokens()).isEqualTo(streamed);
         // Haiku 4.5: 5,000 x $1 + the streamed output x $5 (per million)
         assertThat(call.cost()).isEqualTo(Money.ofNanos(5000 * 1_000 + streamed * 5_000));
+    }
+
+    @Test
+    void theOutputCountedForACallerThatLeftIsNeverMoreThanTheCapTheUpstreamWasGiven() throws Exception {
+        CountDownLatch never = new CountDownLatch(1);
+        var stream = FakeResponse.stream()
+                .messageStart(FakeResponse.usage(5000, 1))
+                .text("The quick brown fox jumps over the lazy dog, ", "and then getUserName() returns 42.")
+                .await(never);
+        for (int i = 0; i < 100; i++) {
+            stream.pause(Duration.ofMillis(20)).ping();
+        }
+
+        CallRecord call = leaveAfter(stream.messageStop().build(), "content_block_stop", never, 5);
+
+        assertThat(call.status()).isEqualTo("client_cancelled");
+        assertThat(call.maxTokens()).isEqualTo(5);
+        assertThat(call.usage().outputTokens()).isEqualTo(5);
     }
 
     @Test
