@@ -559,9 +559,34 @@ class GroupCommitTest {
     @Test
     @EnabledIfSystemProperty(named = "jdk.virtualThreadScheduler.parallelism", matches = "1")
     void onOneCarrierCallersReadyToWriteTogetherQueueForOneCommitInsteadOfEachRunningItsOwn() throws Exception {
+        int callers = 64;
+        // Up to three bursts, each on a new group commit: about one burst in 40 (measured, 3 of 120) has its first
+        // probe find nobody else ready yet, or its writer's batches come out small, and looks like a burst without
+        // the yields. Without them every burst does (20-22 writes alone), so one good burst in three still fails
+        // the test without the yields, and a good burst fails to come about one run in 60,000.
+        List<WriteStats> bursts = new ArrayList<>();
+        for (int burst = 0; burst < 3; burst++) {
+            WriteStats stats = burst(callers);
+            assertThat(stats.writes()).isEqualTo(callers);
+            bursts.add(stats);
+            if (sharedCommits(stats, callers)) {
+                break;
+            }
+        }
+        // until the first probe (the PROBE_EVERY-th quiet arrival) finds the others ready, each runs alone; from
+        // then on they share the writer's commits
+        assertThat(bursts).as("the bursts' write stats").anyMatch(stats -> sharedCommits(stats, callers));
+    }
+
+    private static boolean sharedCommits(WriteStats stats, int callers) {
+        return stats.writesOnCaller() <= GroupCommit.PROBE_EVERY - 1 && stats.transactions() < callers / 2;
+    }
+
+    /** {@code callers} virtual threads, released at once on a new group commit, each writing once; its stats. */
+    private WriteStats burst(int callers) throws Exception {
         runOnCallerWhenQuiet();
         awaitQuiet();
-        int callers = 64;
+        long before = counter();
         CountDownLatch ready = new CountDownLatch(callers);
         CountDownLatch go = new CountDownLatch(1);
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -577,16 +602,11 @@ class GroupCommitTest {
             go.countDown();
             List<Long> seen = new ArrayList<>();
             for (Future<Long> f : all) {
-                seen.add(f.get(10, TimeUnit.SECONDS));
+                seen.add(f.get(10, TimeUnit.SECONDS) - before);
             }
             assertThat(seen).containsExactlyInAnyOrderElementsOf(range(callers));
         }
-        WriteStats stats = commits.stats();
-        assertThat(stats.writes()).isEqualTo(callers);
-        // until the first probe (the PROBE_EVERY-th quiet arrival) finds the others ready, each runs alone; from
-        // then on they share the writer's commits
-        assertThat(stats.writesOnCaller()).isLessThanOrEqualTo(GroupCommit.PROBE_EVERY - 1);
-        assertThat(stats.transactions()).isLessThan(callers / 2);
+        return commits.stats();
     }
 
     @Test
