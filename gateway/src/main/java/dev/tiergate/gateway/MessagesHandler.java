@@ -455,9 +455,10 @@ final class MessagesHandler {
      * classicEstimate} is the body's classic estimate.
      */
     private Money worstCase(RoutingDecision.Route route, JsonNode body, long classicEstimate) {
-        Money worst = worstCaseOn(route.model(), route.maxTokens(), body, classicEstimate);
+        CostOptions options = options(body, json.createObjectNode());
+        Money worst = worstCaseOn(route.model(), route.maxTokens(), body, classicEstimate, options);
         for (String m : route.fallbacks()) {
-            Money w = worstCaseOn(m, route.maxTokens(), body, classicEstimate);
+            Money w = worstCaseOn(m, route.maxTokens(), body, classicEstimate, options);
             if (w.isGreaterThan(worst)) {
                 worst = w;
             }
@@ -469,7 +470,7 @@ final class MessagesHandler {
      * The most a call can cost on {@code model}: the input estimate for that model's tokenizer at its highest
      * input-side price, plus the cap at its output price.
      */
-    private Money worstCaseOn(String model, long maxTokens, JsonNode body, long classicEstimate) {
+    private Money worstCaseOn(String model, long maxTokens, JsonNode body, long classicEstimate, CostOptions options) {
         ModelSpec spec = config.catalog().require(model);
         TokenizerFamily family = TokenizerFamily.forModel(spec);
         // Estimating is linear in the body: reuse the admission's estimate instead of a second pass.
@@ -477,7 +478,7 @@ final class MessagesHandler {
                 ? classicEstimate
                 : InputTokenEstimator.of(family).estimate(body);
         try {
-            return config.catalog().worstCase(model, input, maxTokens, options(body, json.createObjectNode()));
+            return config.catalog().worstCase(model, input, maxTokens, options);
         } catch (PricingException e) {
             return config.catalog().worstCase(model, input, maxTokens, CostOptions.STANDARD);
         }
@@ -496,7 +497,9 @@ final class MessagesHandler {
     }
 
     private Money unansweredCharge(Admitted a, String model) {
-        return worstCaseOn(model, a.route().maxTokens(), a.request().json(), a.inputEstimate());
+        JsonNode body = a.request().json();
+        return worstCaseOn(
+                model, a.route().maxTokens(), body, a.inputEstimate(), options(body, json.createObjectNode()));
     }
 
     /**

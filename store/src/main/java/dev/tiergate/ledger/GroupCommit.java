@@ -44,8 +44,8 @@ import org.jspecify.annotations.Nullable;
  * lets the carrier queue the writes of the requests it has in hand first. Measured (docs/benchmarks.md, Gateway
  * overhead, seventeenth round): 14-18 writes per transaction at saturation, less CPU per request in every
  * alternated pair, a p99 half as long; on PostgreSQL 40% more pairs per second from two instances. The yield
- * is kept only near saturation and while it pays ({@link #letOthersQueueFirst}). Where nothing else is ready to run it
- * returns at once.
+ * is kept only near saturation and while it pays ({@link #letOthersQueueFirst}). Where nothing else is ready to
+ * run it returns at once.
  *
  * <p>Quiet connections, optionally ({@code runOnCallerWhenQuiet}): a hand-off to the writer and back costs two
  * thread wake-ups (measured at about 33 µs per transaction on SQLite), which at light load is as much as the
@@ -362,15 +362,15 @@ final class GroupCommit implements AutoCloseable {
     }
 
     /**
-     * The woken writer lets the threads ready to run on its CPU go first (see the class comment), under sustained
-     * load and while that pays.
+     * The woken writer lets the threads ready to run on its CPU go first (see the class comment), near saturation
+     * and while that pays.
      *
      * <p>Near saturation: not while an eighth or more of the recent writes ran on their callers' threads ({@link
      * #callerShare}; 85-99% at 1000 calls/s, 75-77% at half the saturation rate without the yield, 0-7% at
-     * saturation; {@link #YIELD_BELOW_CALLER_SHARE}). At light load the writer is reached in bursts,
-     * after a stall of the host or a WAL restart's hold, and there its yields find company too: the first calls of
-     * a burst then waited for the whole backlog's work before they committed (measured, seventeenth round: +0.84 ms
-     * of p99 at 1000/s, standard error 0.33, before this condition; +0.02, standard error 0.47, with it).
+     * saturation; {@link #YIELD_BELOW_CALLER_SHARE}). At light load the writer is reached in bursts, after a stall
+     * of the host or a WAL restart's hold, and there its yields find company too: the first calls of a burst then
+     * waited for the whole backlog's work before they committed (measured, seventeenth round: +0.84 ms of p99 at
+     * 1000/s, standard error 0.33, before this condition; +0.02, standard error 0.47, with it).
      *
      * <p>While it pays: after each yield the writer looks whether writes were queued meanwhile, and keeps yielding
      * while about one yield in eight or more found some; otherwise it yields on one wake-up in {@link
